@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+UNAME := $(shell uname -s)
+TEST_ENV := QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONFAULTHANDLER=1
+
+.PHONY: run test install lint bench screenshots clean
+
+run: install
+	$(BIN)/reflexia
+
+test: install lint
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -q
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# On Linux the CPU build of torch goes in first, or sentence-transformers pulls a CUDA build.
+# On macOS llama-cpp-python compiles with Metal by default.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+ifeq ($(UNAME),Linux)
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+endif
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+bench: install
+	$(TEST_ENV) $(BIN)/python benchmarks/engine_throughput.py
+
+clean:
+	rm -rf $(VENV) build dist .bench-models

@@ -1,0 +1,197 @@
+"""The ``reflexia`` command: the desktop app by default, plus headless sub-commands.
+
+The sub-commands' flags are a contract (scripts depend on them): add, never
+rename. Every error ends with exit status 1 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from reflexia import __version__
+from reflexia.core.errors import ReflexiaError
+
+log = logging.getLogger(__name__)
+
+
+class CliError(ReflexiaError):
+    """A bad command line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{self.prog}: {message} (see --help)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reflexia", description="Run large language models locally, well.")
+    parser.add_argument("--version", action="version", version=f"reflexia {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="mirror the log to the console")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="answer one prompt with a local model")
+    chat.add_argument("--model", required=True, type=Path, help="GGUF file")
+    chat.add_argument("--prompt", required=True, help="the user's message")
+    chat.add_argument("--max-tokens", type=int, default=None, help="longest reply in tokens")
+    chat.add_argument("--temperature", type=float, default=None, help="0 for greedy decoding")
+    chat.add_argument("--seed", type=int, default=None, help="sampling seed for repeatable replies")
+    chat.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+
+    inspect = commands.add_parser("inspect", help="show a GGUF file's metadata without loading it")
+    inspect.add_argument("path", type=Path)
+    inspect.add_argument("--json", action="store_true")
+
+    dev = commands.add_parser("dev", help="developer tools")
+    dev_commands = dev.add_subparsers(dest="dev_command", metavar="TOOL", required=True)
+    make = dev_commands.add_parser("make-model", help="write a llama GGUF with random weights")
+    make.add_argument("out", type=Path, help="output .gguf path (f16)")
+    make.add_argument("--size", choices=("tiny", "small", "medium"), default="tiny")
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("--quant", default="", help="comma-separated rungs to write too, e.g. q4_k_m,q8_0")
+    return parser
+
+
+def _cmd_chat(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from reflexia.core.backend import GenerationRequest, LoadParams, SamplingParams, TokenChunk
+    from reflexia.core.conversation import ChatMessage
+    from reflexia.core.llama_engine import LlamaCppBackend
+    from reflexia.core.settings import load_settings
+
+    settings = load_settings().settings
+    sampling = SamplingParams.from_settings(settings)
+    overrides: dict[str, Any] = {}
+    if args.max_tokens is not None:
+        if args.max_tokens < 1:
+            raise CliError("--max-tokens must be at least 1")
+        overrides["max_tokens"] = args.max_tokens
+    if args.temperature is not None:
+        if not 0.0 <= args.temperature <= 5.0:
+            raise CliError("--temperature must be between 0 and 5")
+        overrides["temperature"] = args.temperature
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    sampling = replace(sampling, **overrides)
+    role = next(r for r in settings.roles if r.name == settings.default_role)
+    messages = (ChatMessage("system", role.system_prompt), ChatMessage("user", args.prompt))
+    backend = LlamaCppBackend()
+    info = backend.load(args.model, LoadParams.from_settings(settings))
+
+    def stream(chunk: TokenChunk) -> None:
+        sys.stdout.write(chunk.text)
+        sys.stdout.flush()
+
+    try:
+        result = backend.generate(
+            GenerationRequest(messages, sampling), None if args.json else stream, threading.Event()
+        )
+    finally:
+        backend.unload()
+    stats = result.stats
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "text": result.text,
+                    "model": info.name,
+                    "path": str(info.path),
+                    "quantization": info.quantization,
+                    "prompt_tokens": stats.prompt_tokens,
+                    "completion_tokens": stats.completion_tokens,
+                    "ttft_s": round(stats.ttft_s, 4),
+                    "tokens_per_s": round(stats.tokens_per_s, 2),
+                    "prompt_tokens_per_s": round(stats.prompt_tokens_per_s, 2),
+                    "load_s": round(info.load_s, 4),
+                    "stop_reason": stats.stop_reason,
+                }
+            )
+        )
+    else:
+        sys.stdout.write("\n")
+    return 0
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from reflexia.core.gguf_file import read_gguf
+    from reflexia.core.model_files import human_size
+
+    info = read_gguf(args.path)
+    summary = info.to_json_dict()
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    rows = [
+        ("file", str(info.path)),
+        ("architecture", info.architecture),
+        ("name", info.name or "—"),
+        ("parameters", f"{info.parameter_count:,}"),
+        ("quantization", info.quantization),
+        ("context length", str(info.context_length or "—")),
+        ("layers", str(info.block_count or "—")),
+        ("heads", f"{info.head_count or '—'} (kv {info.head_count_kv or '—'})"),
+        ("embedding", str(info.embedding_length or "—")),
+        ("vocabulary", str(info.vocab_size or "—")),
+        ("chat template", "yes" if info.chat_template else "no"),
+        ("file size", f"{human_size(info.file_size)} ({info.file_size:,} bytes)"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    return 0
+
+
+def _cmd_make_model(args: argparse.Namespace) -> int:
+    from reflexia.core.model_factory import QUANT_RUNGS, make_model, quantize_model
+
+    rungs = [r.strip().lower() for r in args.quant.split(",") if r.strip()]
+    unknown = [r for r in rungs if r not in QUANT_RUNGS]
+    if unknown:
+        raise CliError(f"unknown quantization {', '.join(unknown)} (choose from {', '.join(QUANT_RUNGS)})")
+    path = make_model(args.out, size=args.size, seed=args.seed)
+    print(path)
+    for rung in rungs:
+        if rung != "f16":
+            print(quantize_model(path, rung))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``reflexia`` console script."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _build_parser().parse_args(arguments)
+        from reflexia.core.logging_setup import configure_logging
+        from reflexia.core.settings import load_settings
+
+        if args.command is None:
+            from reflexia.app import run_gui
+
+            loaded = load_settings()
+            configure_logging(loaded.settings.logging.level, verbose=args.verbose)
+            return run_gui(loaded, [sys.argv[0], *arguments])
+        configure_logging("INFO", verbose=args.verbose)
+        command = {"chat": _cmd_chat, "inspect": _cmd_inspect}.get(args.command, _cmd_make_model)
+        return command(args)
+    except ReflexiaError as exc:
+        log.error("%s", exc)
+        print(f"reflexia: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("reflexia: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the contract: one line, never a traceback
+        log.exception("unexpected error")
+        print(f"reflexia: unexpected error: {exc} (details in the log file)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

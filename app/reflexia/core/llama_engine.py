@@ -1,0 +1,339 @@
+"""The llama.cpp backend, on llama-cpp-python's low-level API.
+
+The high-level ``Llama.create_completion`` costs about 3 ms per token above a
+bare decode loop (measured in shared/ENVIRONMENT.md), so this module runs its
+own loop: one ``llama_decode`` per token, llama.cpp's C-side sampler chain,
+and incremental UTF-8 detokenization. It also keeps the tokens that are in the
+KV cache, so the next turn of a conversation only evaluates what is new.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+
+from reflexia.core.backend import (
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    LoadParams,
+    ModelInfo,
+    SamplingParams,
+    StopReason,
+    TokenCallback,
+    TokenChunk,
+)
+from reflexia.core.chat_template import render_prompt
+from reflexia.core.errors import GenerationError, ModelLoadError
+from reflexia.core.gguf_file import read_gguf
+from reflexia.core.hardware import physical_cores
+from reflexia.core.logging_setup import route_llama_log
+
+log = logging.getLogger(__name__)
+
+_backend_ready = False
+_RANDOM_SEED = 0xFFFFFFFF  # LLAMA_DEFAULT_SEED: llama.cpp picks one
+
+
+def _init_backend() -> None:
+    global _backend_ready
+    if not _backend_ready:
+        route_llama_log()
+        llama_cpp.llama_backend_init()
+        _backend_ready = True
+
+
+def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest shared prefix of two token lists."""
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+class LlamaCppBackend:
+    """Runs GGUF models in-process. Not thread-safe: one thread owns it."""
+
+    name = "llama.cpp"
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._ctx: Any = None
+        self._vocab: Any = None
+        self._info: ModelInfo | None = None
+        self._template: str | None = None
+        self._n_ctx = 0
+        self._n_batch = 512
+        self._cached: list[int] = []  # tokens whose keys/values are in the KV cache
+        # (text, token count) pieces that spell self._cached exactly: prompt parts and replies.
+        self._segments: list[tuple[str, int]] = []
+        self._piece = ctypes.create_string_buffer(256)
+
+    @property
+    def model(self) -> ModelInfo | None:
+        """The loaded model, if any."""
+        return self._info
+
+    def load(self, path: Path, params: LoadParams) -> ModelInfo:
+        """Validate and load a GGUF file, replacing any loaded model.
+
+        Raises:
+            ModelFileError: the file is missing, not a GGUF, truncated or corrupt.
+            ModelLoadError: llama.cpp refused the file or the context.
+        """
+        gguf = read_gguf(path)  # our own checks first: llama.cpp's errors are generic
+        self.unload()
+        _init_backend()
+        started = time.perf_counter()
+        gpu_layers = params.gpu_layers
+        if gpu_layers < 0:
+            gpu_layers = 999 if llama_cpp.llama_supports_gpu_offload() else 0
+        model_params = llama_cpp.llama_model_default_params()
+        model_params.n_gpu_layers = gpu_layers
+        model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
+        if not model:
+            raise ModelLoadError(f"llama.cpp could not load {path}; the log file has its reason")
+        trained = llama_cpp.llama_model_n_ctx_train(model)
+        n_ctx = min(params.context_length, trained) if trained > 0 else params.context_length
+        threads = params.threads or physical_cores()
+        ctx_params = llama_cpp.llama_context_default_params()
+        ctx_params.n_ctx = n_ctx
+        ctx_params.n_batch = min(params.batch_size, n_ctx)
+        ctx_params.n_ubatch = min(params.batch_size, n_ctx)
+        ctx_params.n_threads = threads
+        ctx_params.n_threads_batch = threads
+        ctx = llama_cpp.llama_init_from_model(model, ctx_params)
+        if not ctx:
+            llama_cpp.llama_model_free(model)
+            raise ModelLoadError(
+                f"llama.cpp could not create a {n_ctx}-token context for {path.name}: "
+                "not enough memory? Try a shorter context or a smaller quantization"
+            )
+        self._model, self._ctx = model, ctx
+        self._vocab = llama_cpp.llama_model_get_vocab(model)
+        self._template = gguf.chat_template
+        self._n_ctx = llama_cpp.llama_n_ctx(ctx)
+        self._n_batch = ctx_params.n_batch
+        self._cached = []
+        load_s = time.perf_counter() - started
+        self._info = ModelInfo(
+            path=Path(path),
+            name=gguf.name or Path(path).stem,
+            architecture=gguf.architecture,
+            quantization=gguf.quantization,
+            parameter_count=gguf.parameter_count,
+            file_size=gguf.file_size,
+            context_length=self._n_ctx,
+            trained_context_length=trained,
+            threads=threads,
+            gpu_layers=gpu_layers,
+            load_s=load_s,
+            backend=self.name,
+        )
+        log.info(
+            "loaded %s (%s, %s) in %.2fs: ctx=%d threads=%d gpu_layers=%d",
+            Path(path).name, gguf.architecture, gguf.quantization, load_s, self._n_ctx, threads, gpu_layers,
+        )
+        return self._info
+
+    def unload(self) -> None:
+        """Free the context and the model."""
+        if self._ctx:
+            llama_cpp.llama_free(self._ctx)
+        if self._model:
+            llama_cpp.llama_model_free(self._model)
+            log.info("unloaded %s", self._info.path.name if self._info else "model")
+        self._model = self._ctx = self._vocab = None
+        self._info = None
+        self._cached = []
+
+    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
+        """Tokens of ``text``, parsing special tokens such as ``<|im_start|>``."""
+        self._require_loaded()
+        data = text.encode("utf-8")
+        capacity = len(data) + 8
+        buffer = (llama_cpp.llama_token * capacity)()
+        count = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, True)
+        if count < 0:  # buffer too small: llama.cpp says how large it must be
+            capacity = -count
+            buffer = (llama_cpp.llama_token * capacity)()
+            count = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, True)
+        return list(buffer[:count])
+
+    def _token_text(self, token: int) -> str:
+        raw = llama_cpp.llama_vocab_get_text(self._vocab, token)
+        return raw.decode("utf-8", errors="replace") if raw else ""
+
+    def _prompt_tokens(self, request: GenerationRequest) -> tuple[list[int], list[tuple[str, int]]]:
+        """Tokens of the rendered prompt, and the segments that spell them."""
+        bos = llama_cpp.llama_vocab_bos(self._vocab)
+        bos_text = self._token_text(bos) if bos >= 0 else ""
+        eos = llama_cpp.llama_vocab_eos(self._vocab)
+        eos_text = self._token_text(eos) if eos >= 0 else ""
+        prompt = render_prompt(request.messages, self._template, bos_token=bos_text, eos_token=eos_text)
+        # Reuse the exact tokens of every cached segment the new prompt starts with, instead of
+        # re-tokenizing the history: generated tokens need not survive a detokenize/tokenize
+        # round trip, and one mismatch early in the history would discard the rest of the cache.
+        text_at = tokens_at = 0
+        kept: list[tuple[str, int]] = []
+        for text, count in self._segments:
+            if not prompt.startswith(text, text_at):
+                break
+            kept.append((text, count))
+            text_at += len(text)
+            tokens_at += count
+        if kept:
+            rest = prompt[text_at:]
+            new = self.tokenize(rest, add_bos=False) if rest else []
+            return self._cached[:tokens_at] + new, [*kept, (rest, len(new))]
+        # Templates that write the BOS text themselves must not get a second BOS.
+        add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab)) and not (
+            bos_text and prompt.startswith(bos_text)
+        )
+        tokens = self.tokenize(prompt, add_bos=add_bos)
+        return tokens, [(prompt, len(tokens))]
+
+    def _make_sampler(self, params: SamplingParams) -> Any:
+        chain = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+        add = llama_cpp.llama_sampler_chain_add
+        n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        if params.repeat_penalty != 1.0:
+            add(chain, llama_cpp.llama_sampler_init_penalties(n_vocab, 64, params.repeat_penalty, 0.0, 0.0))
+        if params.temperature <= 0.0:
+            add(chain, llama_cpp.llama_sampler_init_greedy())
+            return chain
+        if params.top_k > 0:
+            add(chain, llama_cpp.llama_sampler_init_top_k(params.top_k))
+        add(chain, llama_cpp.llama_sampler_init_top_p(params.top_p, 1))
+        add(chain, llama_cpp.llama_sampler_init_min_p(params.min_p, 1))
+        add(chain, llama_cpp.llama_sampler_init_temp(params.temperature))
+        add(chain, llama_cpp.llama_sampler_init_dist(_RANDOM_SEED if params.seed < 0 else params.seed))
+        return chain
+
+    def _evaluate_prompt(self, tokens: list[int], cancel: threading.Event) -> int:
+        """Bring the KV cache to ``tokens``, reusing the shared prefix; returns tokens reused."""
+        reuse = common_prefix_length(self._cached, tokens)
+        if reuse == len(tokens):
+            reuse -= 1  # the last prompt token must be evaluated to get logits
+        memory = llama_cpp.llama_get_memory(self._ctx)
+        if not llama_cpp.llama_memory_seq_rm(memory, 0, reuse, -1):
+            llama_cpp.llama_memory_clear(memory, True)
+            reuse = 0
+        self._cached = tokens[:reuse]
+        self._segments = []
+        for start in range(reuse, len(tokens), self._n_batch):
+            if cancel.is_set():
+                break
+            chunk = tokens[start : start + self._n_batch]
+            array = (llama_cpp.llama_token * len(chunk))(*chunk)
+            if llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(array, len(chunk))) != 0:
+                self._reset_cache()
+                raise GenerationError("llama.cpp failed to evaluate the prompt (out of memory?)")
+            self._cached.extend(chunk)
+        return reuse
+
+    def _reset_cache(self) -> None:
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
+        self._cached = []
+        self._segments = []
+
+    def generate(
+        self, request: GenerationRequest, on_token: TokenCallback | None, cancel: threading.Event
+    ) -> GenerationResult:
+        """Stream a reply to ``request.messages``; stops within one token of ``cancel``.
+
+        Raises:
+            GenerationError: no model, the prompt does not fit, or llama.cpp failed.
+        """
+        self._require_loaded()
+        started = time.perf_counter()
+        tokens, segments = self._prompt_tokens(request)
+        if len(tokens) >= self._n_ctx:
+            raise GenerationError(
+                f"The conversation is {len(tokens)} tokens long, more than the {self._n_ctx}-token "
+                "context: start a new chat or load the model with a longer context"
+            )
+        reused = self._evaluate_prompt(tokens, cancel)
+        prompt_done = time.perf_counter()
+        text_in_cache = 0  # generated pieces whose tokens are in the KV cache, on a UTF-8 boundary
+        pieces: list[str] = []
+        first_token_at: float | None = None
+        stop_reason: StopReason = "length"
+        ctx, vocab, piece, cached = self._ctx, self._vocab, self._piece, self._cached
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        one = (llama_cpp.llama_token * 1)()
+        sampler = self._make_sampler(request.sampling)
+        try:
+            for index in range(request.sampling.max_tokens):
+                if cancel.is_set():
+                    stop_reason = "cancelled"
+                    break
+                token = llama_cpp.llama_sampler_sample(sampler, ctx, -1)
+                if not request.ignore_eos and llama_cpp.llama_vocab_is_eog(vocab, token):
+                    stop_reason = "eos"
+                    break
+                size = llama_cpp.llama_token_to_piece(vocab, token, piece, len(piece), 0, False)
+                if size < 0:  # piece longer than the buffer: grow it once and retry
+                    piece = self._piece = ctypes.create_string_buffer(-size)
+                    size = llama_cpp.llama_token_to_piece(vocab, token, piece, len(piece), 0, False)
+                text = decoder.decode(piece.raw[:size])
+                if first_token_at is None:
+                    first_token_at = time.perf_counter()
+                pieces.append(text)
+                if on_token is not None:
+                    on_token(TokenChunk(text, index))
+                if len(cached) + 1 >= self._n_ctx:
+                    stop_reason = "context_full"
+                    break
+                if index + 1 == request.sampling.max_tokens:
+                    break  # the last token needs no decode
+                one[0] = token
+                if llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(one, 1)) != 0:
+                    self._reset_cache()
+                    raise GenerationError("llama.cpp failed while generating (out of memory?)")
+                cached.append(token)
+                if not decoder.getstate()[0]:
+                    text_in_cache = len(pieces)
+        finally:
+            llama_cpp.llama_sampler_free(sampler)
+        pieces.append(decoder.decode(b"", final=True))
+        if cached[: len(tokens)] == tokens and len(cached) - len(tokens) == text_in_cache:
+            self._segments = [*segments, ("".join(pieces[:text_in_cache]), text_in_cache)]
+        finished = time.perf_counter()
+        completion = len(pieces) - 1
+        evaluated = len(tokens) - reused
+        first = first_token_at or finished
+        stats = GenerationStats(
+            prompt_tokens=len(tokens),
+            cached_prompt_tokens=reused,
+            completion_tokens=completion,
+            ttft_s=first - started,
+            prompt_tokens_per_s=evaluated / max(prompt_done - started, 1e-9),
+            tokens_per_s=(completion - 1) / (finished - first) if completion > 1 else 0.0,
+            total_s=finished - started,
+            stop_reason=stop_reason,
+        )
+        log.info(
+            "generated %d tokens (%s): prompt %d (+%d cached), ttft %.3fs, %.1f tok/s",
+            completion, stop_reason, evaluated, reused, stats.ttft_s, stats.tokens_per_s,
+        )
+        return GenerationResult("".join(pieces), stats)
+
+    def _require_loaded(self) -> None:
+        if not self._ctx:
+            raise GenerationError("No model is loaded: pick one in the model menu first")
+
+    def __del__(self) -> None:
+        try:
+            self.unload()
+        except Exception:  # interpreter shutdown may have torn down llama_cpp already
+            pass

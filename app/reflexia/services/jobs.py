@@ -1,0 +1,55 @@
+"""Short one-off jobs on the global thread pool, with one signal vocabulary.
+
+started -> returned(value) | failed(error) -> finished, as superqt's
+``thread_worker`` does. Emitted from a pool thread; Qt queues them to the
+receivers' threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from reflexia.core.errors import ReflexiaError
+
+log = logging.getLogger(__name__)
+
+
+class Job(QObject):
+    """One call of ``function(*args)`` off the GUI thread.
+
+    Signals:
+        started(), returned(object), failed(ReflexiaError), finished().
+    """
+
+    started = Signal()
+    returned = Signal(object)
+    failed = Signal(object)
+    finished = Signal()
+
+    def __init__(self, name: str, function: Callable[..., Any], *args: Any) -> None:
+        super().__init__()
+        self.name = name
+        self._function = function
+        self._args = args
+
+    def start(self) -> None:
+        """Queue the job on the global thread pool."""
+        QThreadPool.globalInstance().start(self._run)
+
+    def _run(self) -> None:
+        self.started.emit()
+        try:
+            value = self._function(*self._args)
+        except ReflexiaError as exc:
+            self.failed.emit(exc)
+        except Exception as exc:
+            log.exception("job %s failed", self.name)
+            self.failed.emit(ReflexiaError(f"{self.name} failed: {exc}"))
+        else:
+            self.returned.emit(value)
+        finally:
+            self.finished.emit()

@@ -1,0 +1,218 @@
+"""The conversation: one bubble per message, Markdown rendered while it streams.
+
+Streaming tokens only touch the last bubble, and a timer repaints it at most
+30 times a second, so a long conversation never re-renders per token.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from reflexia.ui.markdown_html import markdown_to_html
+
+REPAINT_INTERVAL_MS = 33  # ~30 Hz
+
+
+class MessageBubble(QFrame):
+    """One message; the assistant's is rendered as Markdown."""
+
+    def __init__(self, role: str, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.role = role
+        self.setObjectName("userBubble" if role == "user" else "assistantBubble")
+        self._text = text
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 10, 14, 10)
+        layout.setSpacing(4)
+        self.author = QLabel("You" if role == "user" else "Reflexia")
+        self.author.setObjectName("bubbleAuthor")
+        self.body = QLabel()
+        self.body.setObjectName("bubbleBody")
+        self.body.setWordWrap(True)
+        self.body.setTextFormat(Qt.TextFormat.RichText)
+        self.body.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        self.body.setOpenExternalLinks(True)
+        self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.footer = QLabel()
+        self.footer.setObjectName("bubbleFooter")
+        self.footer.hide()
+        layout.addWidget(self.author)
+        layout.addWidget(self.body)
+        layout.addWidget(self.footer)
+        self.render_text()
+
+    @property
+    def text(self) -> str:
+        """The message's Markdown source."""
+        return self._text
+
+    def append(self, piece: str) -> None:
+        """Add streamed text; the caller decides when to repaint."""
+        self._text += piece
+
+    def set_text(self, text: str) -> None:
+        """Replace the text and repaint."""
+        self._text = text
+        self.render_text()
+
+    def render_text(self) -> None:
+        """Repaint the body from the Markdown source."""
+        if self.role == "user":
+            escaped = self._text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            self.body.setText(escaped.replace("\n", "<br>"))
+        else:
+            self.body.setText(markdown_to_html(self._text) if self._text else "<i>…</i>")
+
+    def set_footer(self, text: str) -> None:
+        """Show a small line under the message (timings, stop reason)."""
+        self.footer.setText(text)
+        self.footer.setVisible(bool(text))
+
+
+class ChatView(QScrollArea):
+    """Scrollable list of message bubbles with an empty-state card.
+
+    Signals:
+        open_model_requested(): the empty state's "Open GGUF…" was clicked.
+        demo_model_requested(): the empty state's "Create demo model" was clicked.
+    """
+
+    open_model_requested = Signal()
+    demo_model_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("chatView")
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        content = QWidget()
+        content.setObjectName("chatContent")
+        self._column = QVBoxLayout(content)
+        self._column.setContentsMargins(24, 16, 24, 16)
+        self._column.setSpacing(12)
+        self._empty = self._make_empty_state()
+        self._column.addWidget(self._empty)
+        self._column.addStretch(1)
+        self.setWidget(content)
+        self._bubbles: list[MessageBubble] = []
+        self._streaming: MessageBubble | None = None
+        self._dirty = False
+        self._stick_to_bottom = True
+        self._repaint = QTimer(self)
+        self._repaint.setInterval(REPAINT_INTERVAL_MS)
+        self._repaint.timeout.connect(self._flush)
+        bar = self.verticalScrollBar()
+        bar.rangeChanged.connect(self._follow)
+        bar.valueChanged.connect(self._remember_position)
+
+    def _make_empty_state(self) -> QFrame:
+        card = QFrame()
+        card.setObjectName("emptyState")
+        layout = QVBoxLayout(card)
+        layout.setContentsMargins(32, 32, 32, 32)
+        layout.setSpacing(10)
+        title = QLabel("Chat with a model that runs on this computer")
+        title.setObjectName("emptyTitle")
+        title.setWordWrap(True)
+        self.empty_hint = QLabel()
+        self.empty_hint.setObjectName("emptyHint")
+        self.empty_hint.setWordWrap(True)
+        buttons = QHBoxLayout()
+        self.open_button = QPushButton("Open GGUF…")
+        self.open_button.setObjectName("primaryButton")
+        self.demo_button = QPushButton("Create demo model")
+        self.open_button.clicked.connect(self.open_model_requested)
+        self.demo_button.clicked.connect(self.demo_model_requested)
+        buttons.addWidget(self.open_button)
+        buttons.addWidget(self.demo_button)
+        buttons.addStretch(1)
+        layout.addWidget(title)
+        layout.addWidget(self.empty_hint)
+        layout.addLayout(buttons)
+        return card
+
+    def set_empty_hint(self, text: str) -> None:
+        """Explain, on the empty state, what to do next."""
+        self.empty_hint.setText(text)
+
+    @property
+    def bubbles(self) -> list[MessageBubble]:
+        """The messages shown, oldest first."""
+        return list(self._bubbles)
+
+    def add_message(self, role: str, text: str) -> MessageBubble:
+        """Append a finished message."""
+        bubble = MessageBubble(role, text)
+        self._column.insertWidget(self._column.count() - 1, bubble)
+        self._bubbles.append(bubble)
+        self._empty.hide()
+        self._stick_to_bottom = True
+        return bubble
+
+    def begin_reply(self) -> MessageBubble:
+        """Start the assistant's streaming bubble."""
+        self._streaming = self.add_message("assistant", "")
+        self._repaint.start()
+        return self._streaming
+
+    def append_token(self, text: str) -> None:
+        """Add text to the streaming bubble; painted on the next timer tick."""
+        if self._streaming is not None:
+            self._streaming.append(text)
+            self._dirty = True
+
+    def end_reply(self, final_text: str | None, footer: str = "") -> None:
+        """Finish the streaming bubble with the authoritative text."""
+        self._repaint.stop()
+        bubble, self._streaming = self._streaming, None
+        self._dirty = False
+        if bubble is None:
+            return
+        if final_text is not None:
+            bubble.set_text(final_text)
+        else:
+            bubble.render_text()
+        bubble.set_footer(footer)
+
+    def remove_last(self, role: str) -> None:
+        """Take back the last bubble if it has ``role`` (a failed exchange)."""
+        if self._bubbles and self._bubbles[-1].role == role:
+            bubble = self._bubbles.pop()
+            bubble.setParent(None)
+            bubble.deleteLater()
+        if not self._bubbles:
+            self._empty.show()
+
+    def clear(self) -> None:
+        """Remove every message and show the empty state."""
+        self.end_reply(None)
+        while self._bubbles:
+            bubble = self._bubbles.pop()
+            bubble.setParent(None)
+            bubble.deleteLater()
+        self._empty.show()
+
+    def _flush(self) -> None:
+        if self._dirty and self._streaming is not None:
+            self._dirty = False
+            self._streaming.render_text()
+
+    def _remember_position(self, value: int) -> None:
+        self._stick_to_bottom = value >= self.verticalScrollBar().maximum() - 8
+
+    def _follow(self, _minimum: int, maximum: int) -> None:
+        if self._stick_to_bottom:
+            self.verticalScrollBar().setValue(maximum)

@@ -1,0 +1,231 @@
+"""The main window: model menu, conversation, input box and status bar."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from reflexia.core.backend import GenerationResult, ModelInfo
+from reflexia.core.errors import ReflexiaError
+from reflexia.core.model_files import human_size
+from reflexia.services.chat_session import ChatSession
+from reflexia.services.inference import InferenceService
+from reflexia.ui.banner import Banner
+from reflexia.ui.chat_view import ChatView
+from reflexia.ui.composer import Composer
+from reflexia.ui.model_picker import ModelPicker
+
+
+class MainWindow(QMainWindow):
+    """Talks to the services only; never to llama.cpp directly."""
+
+    def __init__(
+        self,
+        inference: InferenceService,
+        chat: ChatSession,
+        *,
+        models_dir: Path,
+        list_models: Callable[[], list[Path]],
+        load_model: Callable[[Path], None],
+        create_demo_model: Callable[[], None],
+        window_state: QSettings,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Reflexia")
+        self.setMinimumSize(720, 520)
+        self._inference = inference
+        self._chat = chat
+        self._models_dir = models_dir
+        self._list_models = list_models
+        self._load_model = load_model
+        self._create_demo_model = create_demo_model
+        self._state = window_state
+
+        self.picker = ModelPicker()
+        self.new_chat_button = QPushButton("New chat")
+        self.new_chat_button.setObjectName("toolbarButton")
+        header = QWidget()
+        header.setObjectName("header")
+        header_row = QHBoxLayout(header)
+        header_row.setContentsMargins(16, 10, 16, 10)
+        title = QLabel("Reflexia")
+        title.setObjectName("appTitle")
+        header_row.addWidget(title)
+        header_row.addSpacing(12)
+        header_row.addWidget(self.picker)
+        header_row.addStretch(1)
+        header_row.addWidget(self.new_chat_button)
+
+        self.banner = Banner()
+        self.chat_view = ChatView()
+        self.composer = Composer()
+        central = QWidget()
+        central.setObjectName("central")
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(header)
+        column.addWidget(self.banner)
+        column.addWidget(self.chat_view, 1)
+        column.addWidget(self.composer)
+        self.setCentralWidget(central)
+
+        self.model_label = QLabel("No model")
+        self.quant_label = QLabel("")
+        self.speed_label = QLabel("")
+        self.busy = QProgressBar()
+        self.busy.setObjectName("busyIndicator")
+        self.busy.setRange(0, 0)
+        self.busy.setFixedWidth(120)
+        self.busy.setTextVisible(False)
+        self.busy.hide()
+        status = self.statusBar()
+        status.addPermanentWidget(self.busy)
+        for label in (self.model_label, self.quant_label, self.speed_label):
+            label.setObjectName("statusField")
+            status.addPermanentWidget(label)
+
+        self._wire()
+        self.refresh_models()
+        self._restore_geometry()
+
+    def _wire(self) -> None:
+        self.picker.model_chosen.connect(self._load_model)
+        self.picker.open_requested.connect(self.open_model_file)
+        self.chat_view.open_model_requested.connect(self.open_model_file)
+        self.chat_view.demo_model_requested.connect(self._create_demo_model)
+        self.new_chat_button.clicked.connect(self.new_chat)
+        self.composer.send_requested.connect(self.send)
+        self.composer.stop_requested.connect(self._chat.stop)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self._chat.stop)
+        inference = self._inference
+        inference.model_loading.connect(self._on_model_loading)
+        inference.model_loaded.connect(self._on_model_loaded)
+        inference.model_load_failed.connect(self._on_model_load_failed)
+        inference.model_unloaded.connect(lambda: self._show_model(None))
+        inference.request_refused.connect(lambda reason: self.statusBar().showMessage(reason, 5000))
+        inference.busy_changed.connect(self.busy.setVisible)
+        self._chat.reply_started.connect(self._on_reply_started)
+        self._chat.reply_token.connect(self.chat_view.append_token)
+        self._chat.reply_finished.connect(self._on_reply_finished)
+        self._chat.reply_failed.connect(self._on_reply_failed)
+
+    # -- actions -----------------------------------------------------------
+    def refresh_models(self) -> None:
+        """Re-read the models folder into the model menu."""
+        files = self._list_models()
+        self.picker.set_models(files)
+        if self._inference.model is None:
+            where = str(self._models_dir)
+            self.chat_view.set_empty_hint(
+                f"Choose a model from the menu above. Models are GGUF files in <b>{where}</b>; "
+                "open one from anywhere with <b>Open GGUF…</b>, or create a small demo model "
+                "(random weights, for trying the app) with one click."
+                if files
+                else f"No models yet. Put GGUF files in <b>{where}</b>, open one from anywhere with "
+                "<b>Open GGUF…</b>, or create a small demo model (random weights, for trying the app)."
+            )
+
+    def open_model_file(self) -> None:
+        """Ask for a GGUF file anywhere and load it."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a GGUF model", str(self._models_dir), "GGUF models (*.gguf);;All files (*)"
+        )
+        if path:
+            self._load_model(Path(path))
+
+    def send(self, text: str) -> None:
+        """Send the user's message, or explain why it cannot be sent now."""
+        if not self._chat.send(text):
+            self.composer.give_back(text)
+
+    def new_chat(self) -> None:
+        """Start an empty conversation."""
+        self._chat.new_chat()
+        self.chat_view.clear()
+        self.composer.set_replying(False)
+
+    def show_problems(self, problems: tuple[str, ...] | list[str]) -> None:
+        """Show configuration (or other start-up) problems in the banner."""
+        if problems:
+            self.banner.show_message("<br>".join(problems), "warning")
+
+    # -- service events ----------------------------------------------------
+    def _on_model_loading(self, path: Path) -> None:
+        self.picker.setEnabled(False)
+        self.statusBar().showMessage(f"Loading {path.name}…")
+        self.model_label.setText(f"Loading {path.stem}…")
+
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.picker.setEnabled(True)
+        self.banner.hide()
+        self._show_model(info)
+        self.statusBar().showMessage(f"Loaded {info.path.name} in {info.load_s:.2f} s", 5000)
+        self.composer.input.setFocus()
+
+    def _on_model_load_failed(self, error: ReflexiaError) -> None:
+        self.picker.setEnabled(True)
+        self._show_model(self._inference.model)
+        self.banner.show_message(f"<b>Could not load the model.</b> {error}", "error")
+        self.statusBar().clearMessage()
+
+    def _show_model(self, info: ModelInfo | None) -> None:
+        self.picker.show_current(info.path if info else None)
+        if info is None:
+            self.model_label.setText("No model")
+            self.quant_label.setText("")
+            self.refresh_models()
+            return
+        self.model_label.setText(f"{info.name} · {human_size(info.file_size)} · ctx {info.context_length}")
+        self.quant_label.setText(info.quantization)
+        self.setWindowTitle(f"Reflexia — {info.name}")
+
+    def _on_reply_started(self) -> None:
+        messages = self._chat.conversation.turns
+        self.chat_view.add_message("user", messages[-1].content)
+        self.chat_view.begin_reply()
+        self.composer.set_replying(True)
+
+    def _on_reply_finished(self, result: GenerationResult) -> None:
+        stats = result.stats
+        note = {"cancelled": "stopped", "length": "length limit", "context_full": "context full"}
+        footer = f"{stats.completion_tokens} tokens · {stats.tokens_per_s:.1f} tok/s · first token {stats.ttft_s:.2f} s"
+        if stats.stop_reason in note:
+            footer += f" · {note[stats.stop_reason]}"
+        self.chat_view.end_reply(result.text, footer)
+        self.composer.set_replying(False)
+        self.speed_label.setText(f"{stats.tokens_per_s:.1f} tok/s")
+
+    def _on_reply_failed(self, message: str, prompt: str) -> None:
+        self.chat_view.end_reply(None)
+        self.chat_view.remove_last("assistant")
+        self.chat_view.remove_last("user")
+        self.composer.set_replying(False)
+        self.composer.give_back(prompt)
+        self.banner.show_message(f"<b>The reply failed.</b> {message}", "error")
+
+    # -- geometry ----------------------------------------------------------
+    def _restore_geometry(self) -> None:
+        geometry = self._state.value("main_window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(980, 720)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
+        """Remember the window's geometry."""
+        self._state.setValue("main_window/geometry", self.saveGeometry())
+        self._state.sync()
+        super().closeEvent(event)
