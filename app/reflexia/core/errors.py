@@ -39,3 +39,7 @@ class GenerationError(ReflexiaError):
 
 class BusyError(ReflexiaError):
     """A request arrived while the engine was busy with another one."""
+
+
+class QuantizationError(ReflexiaError):
+    """A model could not be quantized."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -20,6 +21,8 @@ from reflexia.core.backend import Backend, GenerationRequest, LoadParams, ModelI
 from reflexia.core.errors import GenerationError, ReflexiaError
 
 log = logging.getLogger(__name__)
+
+TOKEN_SIGNAL_INTERVAL_S = 1 / 60
 
 
 def _as_user_error(exc: Exception, what: str) -> ReflexiaError:
@@ -34,7 +37,8 @@ class InferenceWorker(QObject):
 
     Signals:
         loaded(int, ModelInfo), load_failed(int, ReflexiaError, ModelInfo | None), unloaded(),
-        token(int, str), finished(int, GenerationResult), failed(int, ReflexiaError).
+        token(int, str): new text, coalesced to ~60 signals a second;
+        finished(int, GenerationResult), failed(int, ReflexiaError).
     """
 
     loaded = Signal(int, object)
@@ -63,10 +67,21 @@ class InferenceWorker(QObject):
     def generate(self, request_id: int, request: GenerationRequest, cancel: threading.Event) -> None:
         """Generate one reply; runs on the inference thread."""
         emit = self.token.emit
+        pending: list[str] = []
+        last_emit = 0.0
 
         def on_token(chunk: TokenChunk) -> None:
-            if chunk.text:
-                emit(request_id, chunk.text)
+            # Coalesce tokens to at most ~60 signals a second: a queued signal per token
+            # would keep the GUI thread (and the GIL) busy at hundreds of tokens a second.
+            nonlocal last_emit
+            pending.append(chunk.text)
+            now = time.perf_counter()
+            if now - last_emit >= TOKEN_SIGNAL_INTERVAL_S:
+                last_emit = now
+                text = "".join(pending)
+                pending.clear()
+                if text:
+                    emit(request_id, text)
 
         log.info("generation %d started", request_id)
         try:
@@ -75,6 +90,8 @@ class InferenceWorker(QObject):
             log.warning("generation %d failed: %s", request_id, exc)
             self.failed.emit(request_id, _as_user_error(exc, "generating"))
             return
+        if pending and not cancel.is_set():
+            emit(request_id, "".join(pending))
         self.finished.emit(request_id, result)
 
     @Slot()
@@ -91,7 +108,7 @@ class InferenceService(QObject):
         model_loading(Path): a load was queued.
         model_loaded(ModelInfo), model_load_failed(ReflexiaError), model_unloaded().
         generation_started(int): request id of a new reply.
-        token_generated(int, str): request id and text of the next token.
+        token_generated(int, str): request id and the next piece of text (one or more tokens).
         generation_finished(int, GenerationResult), generation_failed(int, ReflexiaError).
         request_refused(str): why a request was not accepted.
         busy_changed(bool): a load or generation started or ended.

@@ -6,7 +6,10 @@ Streaming tokens only touch the last bubble, and a timer repaints it at most
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -18,62 +21,106 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from reflexia.ui.markdown_html import markdown_to_html
+from reflexia.ui.markdown_html import MarkdownStream, markdown_to_html
 
 REPAINT_INTERVAL_MS = 33  # ~30 Hz
 
 
+def _body_label(object_name: str = "bubbleBody") -> QLabel:
+    label = QLabel()
+    label.setObjectName(object_name)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(
+        Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
+    )
+    label.setOpenExternalLinks(True)
+    label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+    return label
+
+
 class MessageBubble(QFrame):
-    """One message; the assistant's is rendered as Markdown."""
+    """One message; the assistant's is rendered as Markdown.
+
+    The body is a column of labels: one per finished Markdown block, rendered
+    once, plus a tail label for the block still streaming. Re-rendering a
+    whole long reply takes tens of milliseconds; the tail takes well under one.
+    """
 
     def __init__(self, role: str, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.role = role
         self.setObjectName("userBubble" if role == "user" else "assistantBubble")
-        self._text = text
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 10, 14, 10)
         layout.setSpacing(4)
         self.author = QLabel("You" if role == "user" else "Reflexia")
         self.author.setObjectName("bubbleAuthor")
-        self.body = QLabel()
-        self.body.setObjectName("bubbleBody")
-        self.body.setWordWrap(True)
-        self.body.setTextFormat(Qt.TextFormat.RichText)
-        self.body.setTextInteractionFlags(
-            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
-        )
-        self.body.setOpenExternalLinks(True)
-        self.body.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self._blocks = QVBoxLayout()
+        self._blocks.setSpacing(0)
+        self._blocks.setContentsMargins(0, 0, 0, 0)
+        self._tail = _body_label()
+        self._blocks.addWidget(self._tail)
+        self._stream = MarkdownStream()
+        self._painted_tail: str | None = None
         self.footer = QLabel()
         self.footer.setObjectName("bubbleFooter")
         self.footer.hide()
         layout.addWidget(self.author)
-        layout.addWidget(self.body)
+        layout.addLayout(self._blocks)
         layout.addWidget(self.footer)
-        self.render_text()
+        self.set_text(text)
 
     @property
     def text(self) -> str:
         """The message's Markdown source."""
-        return self._text
+        return self._stream.text
+
+    def rendered_text(self) -> str:
+        """What the body shows, as plain text (for tests and accessibility)."""
+        labels = [self._blocks.itemAt(i).widget() for i in range(self._blocks.count())]
+        return "\n".join(
+            QTextDocumentFragment.fromHtml(label.text()).toPlainText()
+            for label in labels
+            if isinstance(label, QLabel) and label.isVisibleTo(self)
+        )
 
     def append(self, piece: str) -> None:
         """Add streamed text; the caller decides when to repaint."""
-        self._text += piece
+        self._stream.feed(piece)
 
     def set_text(self, text: str) -> None:
         """Replace the text and repaint."""
-        self._text = text
+        if self._stream.text and text.startswith(self._stream.text):
+            self._stream.feed(text[len(self._stream.text) :])
+        elif text != self._stream.text or not self._stream.text:
+            while self._blocks.count() > 1:
+                item = self._blocks.takeAt(0)
+                if item.widget() is not None:
+                    item.widget().deleteLater()
+            self._stream = MarkdownStream()
+            self._stream.feed(text)
+            self._painted_tail = None
         self.render_text()
 
     def render_text(self) -> None:
-        """Repaint the body from the Markdown source."""
+        """Paint newly finished blocks and the streaming tail."""
         if self.role == "user":
-            escaped = self._text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            self.body.setText(escaped.replace("\n", "<br>"))
-        else:
-            self.body.setText(markdown_to_html(self._text) if self._text else "<i>…</i>")
+            escaped = self._stream.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            self._tail.setText(escaped.replace("\n", "<br>"))
+            return
+        finished = self._stream.take_finished()
+        if finished.strip():
+            block = _body_label()
+            block.setText(markdown_to_html(finished))
+            self._blocks.insertWidget(self._blocks.count() - 1, block)
+        tail = self._stream.tail
+        if tail == self._painted_tail:
+            return
+        self._painted_tail = tail
+        empty = not self._stream.text
+        self._tail.setText("<i>…</i>" if empty else markdown_to_html(tail))
+        self._tail.setVisible(empty or bool(tail.strip()))
 
     def set_footer(self, text: str) -> None:
         """Show a small line under the message (timings, stop reason)."""
@@ -165,7 +212,7 @@ class ChatView(QScrollArea):
     def begin_reply(self) -> MessageBubble:
         """Start the assistant's streaming bubble."""
         self._streaming = self.add_message("assistant", "")
-        self._repaint.start()
+        self._repaint.start(REPAINT_INTERVAL_MS)
         return self._streaming
 
     def append_token(self, text: str) -> None:
@@ -208,7 +255,11 @@ class ChatView(QScrollArea):
     def _flush(self) -> None:
         if self._dirty and self._streaming is not None:
             self._dirty = False
+            started = time.perf_counter()
             self._streaming.render_text()
+            # Keep painting under ~a quarter of the GUI thread's time even for a huge tail.
+            cost_ms = (time.perf_counter() - started) * 1000
+            self._repaint.setInterval(max(REPAINT_INTERVAL_MS, int(cost_ms * 4)))
 
     def _remember_position(self, value: int) -> None:
         self._stick_to_bottom = value >= self.verticalScrollBar().maximum() - 8

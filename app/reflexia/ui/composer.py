@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QHBoxLayout, QPlainTextEdit, QPushButton, QSizePolicy, QWidget
 
@@ -24,7 +24,8 @@ class MessageInput(QPlainTextEdit):
         self.setPlaceholderText("Message Reflexia…  (Enter to send, Shift+Enter for a new line)")
         self.setTabChangesFocus(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.document().contentsChanged.connect(self.updateGeometry)
+        self.document().contentsChanged.connect(self._fit_height)
+        self._fit_height()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 (Qt override)
         """Send on Enter; insert a newline on Shift+Enter."""
@@ -35,13 +36,12 @@ class MessageInput(QPlainTextEdit):
             return
         super().keyPressEvent(event)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
-        """Tall enough for the text, between one and MAX_VISIBLE_LINES lines."""
-        lines = max(1, min(MAX_VISIBLE_LINES, self.document().lineCount()))
-        line_height = self.fontMetrics().lineSpacing()
+    def _fit_height(self) -> None:
+        """Tall enough for the text, between two and MAX_VISIBLE_LINES lines."""
+        lines = max(2, min(MAX_VISIBLE_LINES, self.document().lineCount()))
         margins = self.contentsMargins()
-        frame = int(self.document().documentMargin() * 2) + margins.top() + margins.bottom() + 12
-        return QSize(super().sizeHint().width(), lines * line_height + frame)
+        frame = int(self.document().documentMargin() * 2) + margins.top() + margins.bottom() + 14
+        self.setFixedHeight(lines * self.fontMetrics().lineSpacing() + frame)
 
 
 class Composer(QWidget):

@@ -42,9 +42,7 @@ class ModelPicker(QComboBox):
                 size = human_size(path.stat().st_size)
             except OSError:
                 size = "unreadable"
-            self.addItem(f"{path.stem}  ·  {size}", path)
-        if self._current is not None and self.findData(self._current) < 0:
-            self.addItem(f"{self._current.stem}  ·  opened", self._current)
+            self.addItem(f"{path.stem}  ·  {size}", str(path))
         self.insertSeparator(self.count())
         self.addItem("Open GGUF…", _OPEN)
         self.blockSignals(False)
@@ -53,10 +51,11 @@ class ModelPicker(QComboBox):
     def show_current(self, path: Path | None) -> None:
         """Select ``path`` (the loaded model) without emitting anything."""
         self._current = path
-        index = self.findData(path) if path is not None else 0
+        # Item data are strings: QVariant compares Python objects by identity, not equality.
+        index = self.findData(str(path)) if path is not None else 0
         if index < 0 and path is not None:
-            self.insertItem(self.count() - 2, f"{path.stem}  ·  opened", path)
-            index = self.findData(path)
+            self.insertItem(self.count() - 2, f"{path.stem}  ·  opened", str(path))
+            index = self.findData(str(path))
         self.blockSignals(True)
         self.setCurrentIndex(max(index, 0))
         self.blockSignals(False)
@@ -66,5 +65,5 @@ class ModelPicker(QComboBox):
         if data == _OPEN:
             self.show_current(self._current)
             self.open_requested.emit()
-        elif isinstance(data, Path) and data != self._current:
-            self.model_chosen.emit(data)
+        elif isinstance(data, str) and Path(data) != self._current:
+            self.model_chosen.emit(Path(data))

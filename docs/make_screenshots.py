@@ -1,0 +1,80 @@
+"""Screenshots of the real app under Xvfb, for the README and reviews.
+
+Run: ``xvfb-run -a -s "-screen 0 1280x900x24" .venv/bin/python docs/make_screenshots.py``.
+Everything shown is produced by the running app: models are generated with
+the project's own tool (random weights, so replies are gibberish by design).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+OUT = Path(__file__).resolve().parent / "screenshots"
+
+
+def wait(ms: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def wait_until(predicate: object, timeout_ms: int = 60_000) -> None:
+    waited = 0
+    while not predicate() and waited < timeout_ms:  # type: ignore[operator]
+        wait(50)
+        waited += 50
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="reflexia-shots-"))
+    os.environ["REFLEXIA_HOME"] = str(home)
+    from reflexia.app import build_app, load_style_sheet
+    from reflexia.core.model_factory import make_model, quantize_model
+    from reflexia.core.settings import load_settings
+
+    qt_app = QApplication(sys.argv)
+    qt_app.setStyleSheet(load_style_sheet())
+    loaded = load_settings()
+    app = build_app(loaded)
+    window = app.window
+    window.resize(1100, 760)
+    window.show()
+    OUT.mkdir(parents=True, exist_ok=True)
+    wait(300)
+    window.grab().save(str(OUT / "empty-state.png"))
+
+    models = loaded.settings.models_dir()
+    models.mkdir(parents=True, exist_ok=True)
+    source = make_model(models / "reflexia-small-f16.gguf", size="small", seed=1)
+    model = quantize_model(source, "q4_k_m")
+    broken = models / "broken.gguf"
+    broken.write_bytes(source.read_bytes()[:5000])
+    window.refresh_models()
+    app.load_model(broken)
+    wait_until(lambda: window.banner.isVisible())
+    wait(200)
+    window.grab().save(str(OUT / "corrupt-model-error.png"))
+
+    app.load_model(model)
+    wait_until(lambda: app.inference.model is not None)
+    window.composer.input.setPlainText("Write a haiku about running models locally.")
+    window.composer.button.click()
+    wait_until(lambda: not app.chat.is_replying)
+    window.composer.input.setPlainText("Now explain it in a list, please.")
+    window.composer.button.click()
+    wait_until(lambda: not app.chat.is_replying)
+    wait(300)
+    window.grab().save(str(OUT / "chat.png"))
+    app.shutdown()
+    print(f"screenshots in {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
