@@ -56,7 +56,9 @@ def no_error_logs(caplog: pytest.LogCaptureFixture, request: pytest.FixtureReque
     yield
     if request.node.get_closest_marker("allow_error_logs"):
         return
-    errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR and r.name.startswith("reflexia")]
+    errors = [
+        r for r in caplog.get_records("call") if r.levelno >= logging.ERROR and r.name.startswith("reflexia")
+    ]
     if errors:
         pytest.fail(f"unexpected error logs: {[r.getMessage() for r in errors]}")
 

@@ -7,8 +7,10 @@ rename. Every error ends with exit status 1 and one line on stderr.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -27,7 +29,8 @@ class CliError(ReflexiaError):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        raise CliError(f"{self.prog}: {message} (see --help)")
+        command = self.prog.removeprefix("reflexia").strip()
+        raise CliError(f"{command + ': ' if command else ''}{message} (see {self.prog} --help)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -71,11 +74,11 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {}
     if args.max_tokens is not None:
         if args.max_tokens < 1:
-            raise CliError("--max-tokens must be at least 1")
+            raise CliError("chat: --max-tokens must be at least 1")
         overrides["max_tokens"] = args.max_tokens
     if args.temperature is not None:
         if not 0.0 <= args.temperature <= 5.0:
-            raise CliError("--temperature must be between 0 and 5")
+            raise CliError("chat: --temperature must be between 0 and 5")
         overrides["temperature"] = args.temperature
     if args.seed is not None:
         overrides["seed"] = args.seed
@@ -151,10 +154,13 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_make_model(args: argparse.Namespace) -> int:
     from reflexia.core.model_factory import QUANT_RUNGS, make_model, quantize_model
 
+    if args.out.is_dir():
+        raise CliError(f"dev make-model: {args.out} is a directory; give a .gguf file path")
     rungs = [r.strip().lower() for r in args.quant.split(",") if r.strip()]
     unknown = [r for r in rungs if r not in QUANT_RUNGS]
     if unknown:
-        raise CliError(f"unknown quantization {', '.join(unknown)} (choose from {', '.join(QUANT_RUNGS)})")
+        choices = ", ".join(QUANT_RUNGS)
+        raise CliError(f"dev make-model: unknown quantization {', '.join(unknown)} (choose from {choices})")
     path = make_model(args.out, size=args.size, seed=args.seed)
     print(path)
     for rung in rungs:
@@ -166,6 +172,9 @@ def _cmd_make_model(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reflexia`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    # Model output may hold any character; a console that cannot show one gets a '?', not a crash.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="replace")
     try:
         args = _build_parser().parse_args(arguments)
         from reflexia.core.logging_setup import configure_logging
@@ -181,9 +190,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = {"chat": _cmd_chat, "inspect": _cmd_inspect}.get(args.command, _cmd_make_model)
         return command(args)
     except ReflexiaError as exc:
-        log.error("%s", exc)
+        if logging.getLogger("reflexia").handlers:  # unconfigured, logging would print a 2nd line
+            log.error("%s", exc)
         print(f"reflexia: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `reflexia chat ... | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("reflexia: interrupted", file=sys.stderr)
         return 130

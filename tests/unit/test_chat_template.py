@@ -15,7 +15,9 @@ def test_chatml_fallback_when_the_model_has_no_template() -> None:
 
 
 def test_the_model_template_is_used_with_its_special_tokens() -> None:
-    template = "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}]{{ m['content'] }}{{ eos_token }}{% endfor %}"
+    template = (
+        "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}]{{ m['content'] }}{{ eos_token }}{% endfor %}"
+    )
     prompt = render_prompt(MESSAGES, template, bos_token="<s>", eos_token="</s>")
     assert prompt == "<s>[system]Be kind.</s>[user]Hi!</s>"
 

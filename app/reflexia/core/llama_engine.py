@@ -10,6 +10,7 @@ KV cache, so the next turn of a conversation only evaluates what is new.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import ctypes
 import logging
 import threading
@@ -141,7 +142,13 @@ class LlamaCppBackend:
         )
         log.info(
             "loaded %s (%s, %s) in %.2fs: ctx=%d threads=%d gpu_layers=%d",
-            Path(path).name, gguf.architecture, gguf.quantization, load_s, self._n_ctx, threads, gpu_layers,
+            Path(path).name,
+            gguf.architecture,
+            gguf.quantization,
+            load_s,
+            self._n_ctx,
+            threads,
+            gpu_layers,
         )
         return self._info
 
@@ -236,12 +243,13 @@ class LlamaCppBackend:
             chunk = tokens[start : start + self._n_batch]
             array = (llama_cpp.llama_token * len(chunk))(*chunk)
             if llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(array, len(chunk))) != 0:
-                self._reset_cache()
+                self.clear_cache()
                 raise GenerationError("llama.cpp failed to evaluate the prompt (out of memory?)")
             self._cached.extend(chunk)
         return reuse
 
-    def _reset_cache(self) -> None:
+    def clear_cache(self) -> None:
+        """Forget the KV cache (a new conversation will not share the old one's prefix)."""
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
         self._cached = []
         self._segments = []
@@ -298,14 +306,17 @@ class LlamaCppBackend:
                     break  # the last token needs no decode
                 one[0] = token
                 if llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(one, 1)) != 0:
-                    self._reset_cache()
+                    self.clear_cache()
                     raise GenerationError("llama.cpp failed while generating (out of memory?)")
                 cached.append(token)
                 if not decoder.getstate()[0]:
                     text_in_cache = len(pieces)
         finally:
             llama_cpp.llama_sampler_free(sampler)
-        pieces.append(decoder.decode(b"", final=True))
+        flushed = decoder.decode(b"", final=True)  # a reply cut inside a UTF-8 sequence
+        pieces.append(flushed)
+        if flushed and on_token is not None:
+            on_token(TokenChunk(flushed, len(pieces) - 2))
         if cached[: len(tokens)] == tokens and len(cached) - len(tokens) == text_in_cache:
             self._segments = [*segments, ("".join(pieces[:text_in_cache]), text_in_cache)]
         finished = time.perf_counter()
@@ -324,7 +335,12 @@ class LlamaCppBackend:
         )
         log.info(
             "generated %d tokens (%s): prompt %d (+%d cached), ttft %.3fs, %.1f tok/s",
-            completion, stop_reason, evaluated, reused, stats.ttft_s, stats.tokens_per_s,
+            completion,
+            stop_reason,
+            evaluated,
+            reused,
+            stats.ttft_s,
+            stats.tokens_per_s,
         )
         return GenerationResult("".join(pieces), stats)
 
@@ -333,7 +349,5 @@ class LlamaCppBackend:
             raise GenerationError("No model is loaded: pick one in the model menu first")
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # at interpreter exit llama_cpp may be gone already
             self.unload()
-        except Exception:  # interpreter shutdown may have torn down llama_cpp already
-            pass

@@ -223,7 +223,13 @@ def make_model(out: str | os.PathLike[str], size: str = "tiny", seed: int = 0) -
         try:
             _add_metadata(writer, shape, f"reflexia-{size}", seed)
             for name, tensor_shape in shape.tensor_shapes().items():
-                writer.add_tensor(name, _weights(rng, tensor_shape))
+                weights = _weights(rng, tensor_shape)
+                if name == "output.weight":
+                    # Zero logits for the control tokens (EOS, EOT, ...): random weights would
+                    # otherwise end replies at random, and tests and benchmarks need lengths
+                    # they can predict. Replies still stop at max_tokens or on Stop.
+                    weights[: IM_END_ID + 1] = 0
+                writer.add_tensor(name, weights)
             writer.write_header_to_file()
             writer.write_kv_data_to_file()
             writer.write_tensors_to_file()

@@ -34,15 +34,23 @@ class _Section(BaseModel):
 
 
 class ModelSettings(_Section):
-    default_model: str = Field(title="Default model", description="GGUF file or name loaded at start; empty: none")
+    """Which model to load and how."""
+
+    default_model: str = Field(
+        title="Default model", description="GGUF file or name loaded at start; empty: none"
+    )
     quantization_level: QuantLevel = Field(title="Quantization", description="Preferred rung of the ladder")
     context_length: int = Field(ge=256, le=1_048_576, title="Context length", description="Tokens of context")
     threads: int = Field(ge=0, le=512, title="Threads", description="CPU threads; 0 means physical cores")
-    gpu_layers: int = Field(ge=-1, le=10_000, title="GPU layers", description="Layers offloaded; -1 means all")
+    gpu_layers: int = Field(
+        ge=-1, le=10_000, title="GPU layers", description="Layers offloaded; -1 means all"
+    )
     batch_size: int = Field(ge=1, le=8192, title="Batch size", description="Prompt tokens per decode call")
 
 
 class SamplingSettings(_Section):
+    """How replies are sampled."""
+
     temperature: float = Field(ge=0.0, le=5.0, title="Temperature", description="0 means greedy")
     top_k: int = Field(ge=0, le=1000, title="Top-k", description="0 disables")
     top_p: float = Field(ge=0.0, le=1.0, title="Top-p")
@@ -53,6 +61,8 @@ class SamplingSettings(_Section):
 
 
 class MemorySettings(_Section):
+    """The memory budget and the pressure thresholds."""
+
     max_memory_percent: int = Field(ge=10, le=100, title="Memory budget (%)")
     min_free_memory_mb: int = Field(ge=0, le=1_048_576, title="Keep free (MB)")
     high_pressure_percent: int = Field(ge=10, le=100, title="High pressure at (% used)")
@@ -66,6 +76,8 @@ class MemorySettings(_Section):
 
 
 class OllamaSettings(_Section):
+    """Where the Ollama server is."""
+
     host: str = Field(title="Ollama server", description="URL of the Ollama server")
 
     @field_validator("host")
@@ -77,6 +89,8 @@ class OllamaSettings(_Section):
 
 
 class RagSettings(_Section):
+    """Document search: embedder, chunking, passages per question."""
+
     embeddings_model: str = Field(title="Embeddings model")
     chunk_size: int = Field(ge=100, le=20_000, title="Chunk size (characters)")
     chunk_overlap: int = Field(ge=0, le=10_000, title="Chunk overlap (characters)")
@@ -84,16 +98,22 @@ class RagSettings(_Section):
 
 
 class PathSettings(_Section):
+    """Folders for models and the vector store."""
+
     models_dir: str = Field(title="Models folder", description="Empty: the app's data folder")
     vector_db_path: str = Field(title="Vector store folder", description="Empty: the app's data folder")
 
 
 class Role(_Section):
+    """An expert role: a name and its system prompt."""
+
     name: str = Field(min_length=1)
     system_prompt: str
 
 
 class LoggingSettings(_Section):
+    """What the log file records."""
+
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
     log_content: bool = Field(description="Log prompts and document text (only for debugging)")
 

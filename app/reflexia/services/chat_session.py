@@ -29,7 +29,9 @@ class ChatSession(QObject):
     reply_finished = Signal(object)
     reply_failed = Signal(str, str)
 
-    def __init__(self, inference: InferenceService, sampling: SamplingParams, system_prompt: str = "") -> None:
+    def __init__(
+        self, inference: InferenceService, sampling: SamplingParams, system_prompt: str = ""
+    ) -> None:
         super().__init__()
         self._inference = inference
         self._sampling = sampling

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QTextDocumentFragment
 from PySide6.QtWidgets import (
     QFrame,
@@ -26,8 +26,43 @@ from reflexia.ui.markdown_html import MarkdownStream, markdown_to_html
 REPAINT_INTERVAL_MS = 33  # ~30 Hz
 
 
-def _body_label(object_name: str = "bubbleBody") -> QLabel:
-    label = QLabel()
+class FrozenLabel(QLabel):
+    """A rich-text label whose text never changes, with its size answers cached.
+
+    Qt asks a word-wrapped label for its height at several widths on every
+    layout pass, and each answer re-lays out the whole rich text; a streaming
+    reply triggers a layout pass per repaint, so without a cache every
+    finished paragraph of the reply would be laid out again and again.
+    """
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.setText(html)
+        self._heights: dict[int, int] = {}
+        self._size_hint: QSize | None = None
+        self._minimum_size_hint: QSize | None = None
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 (Qt override)
+        """Cached: the text never changes."""
+        height = self._heights.get(width)
+        if height is None:
+            height = self._heights[width] = super().heightForWidth(width)
+        return height
+
+    def sizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        """Cached: the text never changes."""
+        if self._size_hint is None:
+            self._size_hint = super().sizeHint()
+        return self._size_hint
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt override)
+        """Cached: the text never changes."""
+        if self._minimum_size_hint is None:
+            self._minimum_size_hint = super().minimumSizeHint()
+        return self._minimum_size_hint
+
+
+def _setup_body(label: QLabel, object_name: str = "bubbleBody") -> QLabel:
     label.setObjectName(object_name)
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.RichText)
@@ -59,10 +94,11 @@ class MessageBubble(QFrame):
         self._blocks = QVBoxLayout()
         self._blocks.setSpacing(0)
         self._blocks.setContentsMargins(0, 0, 0, 0)
-        self._tail = _body_label()
+        self._tail = _setup_body(QLabel())
         self._blocks.addWidget(self._tail)
         self._stream = MarkdownStream()
         self._painted_tail: str | None = None
+        self._tail_shown = True
         self.footer = QLabel()
         self.footer.setObjectName("bubbleFooter")
         self.footer.hide()
@@ -78,12 +114,12 @@ class MessageBubble(QFrame):
 
     def rendered_text(self) -> str:
         """What the body shows, as plain text (for tests and accessibility)."""
-        labels = [self._blocks.itemAt(i).widget() for i in range(self._blocks.count())]
-        return "\n".join(
-            QTextDocumentFragment.fromHtml(label.text()).toPlainText()
-            for label in labels
-            if isinstance(label, QLabel) and label.isVisibleTo(self)
-        )
+        items = (self._blocks.itemAt(i) for i in range(self._blocks.count()))
+        widgets = (item.widget() for item in items if item is not None)
+        shown: list[QLabel] = [widget for widget in widgets if isinstance(widget, FrozenLabel)]
+        if self._tail_shown:
+            shown.append(self._tail)
+        return "\n".join(QTextDocumentFragment.fromHtml(label.text()).toPlainText() for label in shown)
 
     def append(self, piece: str) -> None:
         """Add streamed text; the caller decides when to repaint."""
@@ -94,10 +130,7 @@ class MessageBubble(QFrame):
         if self._stream.text and text.startswith(self._stream.text):
             self._stream.feed(text[len(self._stream.text) :])
         elif text != self._stream.text or not self._stream.text:
-            while self._blocks.count() > 1:
-                item = self._blocks.takeAt(0)
-                if item.widget() is not None:
-                    item.widget().deleteLater()
+            self._clear_blocks()
             self._stream = MarkdownStream()
             self._stream.feed(text)
             self._painted_tail = None
@@ -106,21 +139,43 @@ class MessageBubble(QFrame):
     def render_text(self) -> None:
         """Paint newly finished blocks and the streaming tail."""
         if self.role == "user":
+            self._clear_blocks()
             escaped = self._stream.text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            self._tail.setText(escaped.replace("\n", "<br>"))
+            self._add_block(escaped.replace("\n", "<br>"))
+            self._set_tail_shown(False)
             return
         finished = self._stream.take_finished()
         if finished.strip():
-            block = _body_label()
-            block.setText(markdown_to_html(finished))
-            self._blocks.insertWidget(self._blocks.count() - 1, block)
+            self._add_block(markdown_to_html(finished))
         tail = self._stream.tail
         if tail == self._painted_tail:
             return
         self._painted_tail = tail
         empty = not self._stream.text
         self._tail.setText("<i>…</i>" if empty else markdown_to_html(tail))
-        self._tail.setVisible(empty or bool(tail.strip()))
+        self._set_tail_shown(empty or bool(tail.strip()))
+
+    def finish(self) -> None:
+        """The message is complete: freeze the tail like every other block."""
+        self.render_text()
+        tail = self._stream.tail
+        if self.role == "assistant" and tail.strip():
+            self._add_block(markdown_to_html(tail))
+            self._set_tail_shown(False)
+
+    def _set_tail_shown(self, shown: bool) -> None:
+        self._tail_shown = shown
+        self._tail.setVisible(shown)
+
+    def _add_block(self, html: str) -> None:
+        self._blocks.insertWidget(self._blocks.count() - 1, _setup_body(FrozenLabel(html)))
+
+    def _clear_blocks(self) -> None:
+        while self._blocks.count() > 1:
+            item = self._blocks.takeAt(0)
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
 
     def set_footer(self, text: str) -> None:
         """Show a small line under the message (timings, stop reason)."""
@@ -147,6 +202,7 @@ class ChatView(QScrollArea):
         self.setFrameShape(QFrame.Shape.NoFrame)
         content = QWidget()
         content.setObjectName("chatContent")
+        content.setAutoFillBackground(True)  # opaque: scrolling can move pixels instead of repainting
         self._column = QVBoxLayout(content)
         self._column.setContentsMargins(24, 16, 24, 16)
         self._column.setSpacing(12)
@@ -203,6 +259,8 @@ class ChatView(QScrollArea):
     def add_message(self, role: str, text: str) -> MessageBubble:
         """Append a finished message."""
         bubble = MessageBubble(role, text)
+        if text:
+            bubble.finish()
         self._column.insertWidget(self._column.count() - 1, bubble)
         self._bubbles.append(bubble)
         self._empty.hide()
@@ -230,8 +288,7 @@ class ChatView(QScrollArea):
             return
         if final_text is not None:
             bubble.set_text(final_text)
-        else:
-            bubble.render_text()
+        bubble.finish()
         bubble.set_footer(footer)
 
     def remove_last(self, role: str) -> None:

@@ -111,7 +111,7 @@ class MainWindow(QMainWindow):
         self.new_chat_button.clicked.connect(self.new_chat)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self._chat.stop)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self._chat.stop)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._chat.stop)
         inference = self._inference
         inference.model_loading.connect(self._on_model_loading)
         inference.model_loaded.connect(self._on_model_loaded)
@@ -203,7 +203,10 @@ class MainWindow(QMainWindow):
     def _on_reply_finished(self, result: GenerationResult) -> None:
         stats = result.stats
         note = {"cancelled": "stopped", "length": "length limit", "context_full": "context full"}
-        footer = f"{stats.completion_tokens} tokens · {stats.tokens_per_s:.1f} tok/s · first token {stats.ttft_s:.2f} s"
+        footer = (
+            f"{stats.completion_tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
+            f"first token {stats.ttft_s:.2f} s"
+        )
         if stats.stop_reason in note:
             footer += f" · {note[stats.stop_reason]}"
         self.chat_view.end_reply(result.text, footer)

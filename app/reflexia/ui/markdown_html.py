@@ -30,7 +30,7 @@ def _code_block(match: re.Match[str]) -> str:
     return (
         f'<table width="100%" cellpadding="10" cellspacing="0" bgcolor="{CODE_BACKGROUND}" '
         'style="margin-top:4px; margin-bottom:8px;"><tr><td>'
-        f'<pre style="font-family:\'DejaVu Sans Mono\',Menlo,monospace; margin:0;">{body}</pre>'
+        f"<pre style=\"font-family:'DejaVu Sans Mono',Menlo,monospace; margin:0;\">{body}</pre>"
         "</td></tr></table>"
     )
 

@@ -1,0 +1,72 @@
+"""Fixtures for service and widget tests: the real app, wired as in production."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+from pytestqt.qtbot import QtBot
+
+from reflexia.app import ReflexiaApp, build_app
+from reflexia.core import paths
+from reflexia.core.settings import load_settings
+
+
+def write_user_config(tree: dict[str, object]) -> None:
+    """Settings a test wants, written where the app reads the user's config."""
+    path = paths.config_dir() / "config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(tree), encoding="utf-8")
+
+
+@pytest.fixture
+def make_app(qtbot: QtBot, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """Build the wired app (models folder = the session's generated models)."""
+    monkeypatch.setenv("REFLEXIA_MODELS_DIR", str(model_dir))
+    built: list[ReflexiaApp] = []
+
+    def factory(user_config: dict[str, object] | None = None) -> ReflexiaApp:
+        if user_config is not None:
+            write_user_config(user_config)
+        app = build_app(load_settings())
+        qtbot.addWidget(app.window)
+        app.window.show()
+        app.window.activateWindow()
+        qtbot.waitExposed(app.window)
+        built.append(app)
+        return app
+
+    yield factory
+    for app in built:
+        app.shutdown()
+
+
+class Heartbeat:
+    """A fast GUI-thread timer; its largest gap shows how long the GUI was blocked."""
+
+    def __init__(self, interval_ms: int = 5) -> None:
+        self._timer = QTimer()
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._beat)
+        self._last = 0.0
+        self.max_gap_s = 0.0
+        self.beats = 0
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        if self._last:
+            self.max_gap_s = max(self.max_gap_s, now - self._last)
+        self._last = now
+        self.beats += 1
+
+    def __enter__(self) -> Heartbeat:
+        self._last = 0.0
+        self._timer.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._timer.stop()

@@ -1,0 +1,169 @@
+"""The main window, driven as a user would: keys, clicks, and what appears."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
+
+from reflexia.app import ReflexiaApp
+from tests.qt.conftest import Heartbeat
+
+LONG_REPLIES = {"sampling": {"max_tokens": 100_000, "temperature": 0.7, "seed": 5}}
+
+
+def _load(qtbot: QtBot, app: ReflexiaApp, model: Path) -> None:
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000):
+        app.load_model(model)
+
+
+def _type_and_enter(qtbot: QtBot, app: ReflexiaApp, text: str) -> None:
+    box = app.window.composer.input
+    box.setFocus()
+    qtbot.keyClicks(box, text)
+    qtbot.keyClick(box, Qt.Key.Key_Return)
+
+
+def test_model_menu_lists_the_models_folder(make_app, model_dir: Path) -> None:
+    app = make_app()
+    picker = app.window.picker
+    entries = [picker.itemText(i) for i in range(picker.count())]
+    for path in sorted(model_dir.glob("*.gguf")):
+        assert any(entry.startswith(path.stem) for entry in entries), entries
+    assert entries[-1] == "Open GGUF…"
+
+
+def test_enter_sends_and_tokens_stream_into_the_reply(qtbot: QtBot, make_app, small_model: Path) -> None:
+    app = make_app({"sampling": {"max_tokens": 600, "temperature": 0.7, "seed": 3}})
+    window = app.window
+    _load(qtbot, app, small_model)
+    assert window.model_label.text().startswith("reflexia-small")
+    assert window.quant_label.text() == "q4_k_m"
+
+    snapshots: list[str] = []
+    app.chat.reply_token.connect(lambda _text: snapshots.append(window.chat_view.bubbles[-1].text))
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=30_000) as finished:
+        _type_and_enter(qtbot, app, "Tell me about local models")
+    result = finished.args[0]
+    bubbles = window.chat_view.bubbles
+    assert [b.role for b in bubbles] == ["user", "assistant"]
+    assert bubbles[0].text == "Tell me about local models"
+    assert window.composer.input.toPlainText() == ""
+    # Tokens arrived in several pieces, each extending the last.
+    assert len(snapshots) >= 3
+    assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(snapshots))
+    assert bubbles[1].text == result.text and result.stats.completion_tokens == 600
+    # What the bubble shows is the reply (Markdown syntax in random text aside).
+    shown = bubbles[1].rendered_text()
+    missing = [word for word in result.text.split() if word.isalpha() and word not in shown]
+    assert not missing, (missing, shown[-300:], result.text[-300:])
+    assert len(shown) > 0.8 * len(result.text)
+    assert f"{result.stats.tokens_per_s:.1f} tok/s" == window.speed_label.text()
+    assert "600 tokens" in bubbles[1].footer.text()
+    assert window.composer.button.text() == "Send"
+
+
+def test_shift_enter_adds_a_line_instead_of_sending(qtbot: QtBot, make_app, tiny_model: Path) -> None:
+    app = make_app()
+    _load(qtbot, app, tiny_model)
+    box = app.window.composer.input
+    qtbot.keyClicks(box, "first line")
+    qtbot.keyClick(box, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(box, "second line")
+    assert box.toPlainText() == "first line\nsecond line"
+    assert not app.chat.is_replying
+    assert app.window.chat_view.bubbles == []
+
+
+def test_stop_button_and_escape_cancel_within_200_ms(qtbot: QtBot, make_app, small_model: Path) -> None:
+    app = make_app(LONG_REPLIES)
+    window = app.window
+    _load(qtbot, app, small_model)
+    for how in ("button", "escape"):
+        with qtbot.waitSignal(app.chat.reply_token, timeout=10_000):
+            _type_and_enter(qtbot, app, f"Keep talking ({how})")
+        qtbot.wait(150)
+        assert window.composer.button.text() == "Stop"
+        started = time.perf_counter()
+        with qtbot.waitSignal(app.chat.reply_finished, timeout=5_000) as finished:
+            if how == "button":
+                qtbot.mouseClick(window.composer.button, Qt.MouseButton.LeftButton)
+            else:
+                qtbot.keyClick(window.composer.input, Qt.Key.Key_Escape)
+        elapsed = time.perf_counter() - started
+        assert elapsed < 0.2, f"{how}: stop took {elapsed * 1000:.0f} ms"
+        assert finished.args[0].stats.stop_reason == "cancelled"
+        assert "stopped" in window.chat_view.bubbles[-1].footer.text()
+        assert window.composer.button.text() == "Send"
+    # the stopped replies stay in the conversation, and it goes on
+    assert [m.role for m in app.chat.conversation.turns] == ["user", "assistant", "user", "assistant"]
+
+
+def test_gui_stays_responsive_during_load_and_generation(qtbot: QtBot, make_app, small_model: Path) -> None:
+    app = make_app({"sampling": {"max_tokens": 1500, "temperature": 0.7, "seed": 9}})
+    with Heartbeat() as during_load:
+        _load(qtbot, app, small_model)
+    with Heartbeat() as during_reply, qtbot.waitSignal(app.chat.reply_finished, timeout=60_000) as finished:
+        _type_and_enter(qtbot, app, "A long answer, please")
+    assert finished.args[0].stats.completion_tokens == 1500
+    assert during_reply.beats > 50
+    assert during_load.max_gap_s < 0.05, f"load: {during_load.max_gap_s * 1000:.0f} ms"
+    assert during_reply.max_gap_s < 0.05, f"generation: {during_reply.max_gap_s * 1000:.0f} ms"
+
+
+def test_a_corrupt_model_shows_an_error_and_nothing_is_lost(
+    qtbot: QtBot, make_app, tiny_model: Path, tmp_path: Path
+) -> None:
+    app = make_app()
+    window = app.window
+    _load(qtbot, app, tiny_model)
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+        _type_and_enter(qtbot, app, "Remember me")
+    broken = tmp_path / "half.gguf"
+    broken.write_bytes(tiny_model.read_bytes()[:4096])
+    with qtbot.waitSignal(app.inference.model_load_failed, timeout=10_000):
+        app.load_model(broken)
+    assert window.banner.isVisible() and window.banner.kind == "error"
+    assert "half.gguf" in window.banner.label.text() and "truncated" in window.banner.label.text()
+    assert window.quant_label.text() == "q4_k_m"  # the previous model is still loaded
+    assert len(window.chat_view.bubbles) == 2
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+        _type_and_enter(qtbot, app, "Still there?")
+    assert len(window.chat_view.bubbles) == 4
+
+
+def test_sending_without_a_model_keeps_the_text_and_says_why(qtbot: QtBot, make_app) -> None:
+    app = make_app()
+    _type_and_enter(qtbot, app, "Hello?")
+    assert app.window.composer.input.toPlainText() == "Hello?"
+    assert "No model is loaded" in app.window.statusBar().currentMessage()
+    assert app.chat.conversation.turns == []
+
+
+def test_config_problems_are_shown_at_start(make_app) -> None:
+    app = make_app({"model": {"quantization_level": "q3_weird"}})
+    assert app.window.banner.isVisible() and app.window.banner.kind == "warning"
+    assert "model.quantization_level" in app.window.banner.label.text()
+    assert app.settings.model.quantization_level == "q4_k_m"
+
+
+def test_new_chat_clears_the_conversation(qtbot: QtBot, make_app, tiny_model: Path) -> None:
+    app = make_app()
+    _load(qtbot, app, tiny_model)
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+        _type_and_enter(qtbot, app, "One")
+    app.window.new_chat_button.click()
+    assert app.window.chat_view.bubbles == [] and app.chat.conversation.turns == []
+
+
+def test_window_geometry_is_remembered(qtbot: QtBot, make_app) -> None:
+    first = make_app()
+    first.window.resize(760, 560)  # the offscreen screen is 800x600
+    qtbot.wait(50)
+    assert first.window.size().width() == 760
+    first.window.close()
+    second = make_app()
+    assert (second.window.width(), second.window.height()) == (760, 560)
