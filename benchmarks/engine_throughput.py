@@ -7,9 +7,10 @@ Three ways to run the same greedy generation on the same ``medium`` model:
   (c) the inference service on its QThread, timed on the GUI thread with a
       live Qt event loop.
 
-Rounds are interleaved (a, b, c, a, b, c, ...) so machine noise hits all three
+Rounds are interleaved (abc, bca, cab, ...) so machine noise hits all three
 alike; the script prints medians and the ratios b/a and c/a (target >= 0.97).
-Each round starts from an empty KV cache (a new conversation).
+Every measurement is a fresh process that loads the model, warms up with a
+short generation, then times one generation from an empty KV cache.
 
 Run: ``make bench`` or ``.venv/bin/python benchmarks/engine_throughput.py [--rounds N]``.
 """
@@ -18,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -41,6 +44,7 @@ from reflexia.services.inference import InferenceService
 
 MODELS = Path(__file__).resolve().parents[1] / ".bench-models"
 CONTEXT = 2048
+BATCH = 512  # the engine's default batch size
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,7 @@ def medium_model(rung: str) -> Path:
 
 def messages(round_no: int) -> tuple[ChatMessage, ...]:
     # A different first line per round: no variant may reuse another's KV cache.
-    body = "Summarize the following notes about running language models locally. " * 8
+    body = "Summarize the following notes about running language models locally. " * 24
     return (ChatMessage("system", f"Round {round_no:03d}."), ChatMessage("user", body))
 
 
@@ -77,7 +81,7 @@ class BareLoop:
         self.model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         ctx_params = llama_cpp.llama_context_default_params()
         ctx_params.n_ctx = CONTEXT
-        ctx_params.n_batch = ctx_params.n_ubatch = 512
+        ctx_params.n_batch = ctx_params.n_ubatch = BATCH
         ctx_params.n_threads = ctx_params.n_threads_batch = threads
         self.ctx = llama_cpp.llama_init_from_model(self.model, ctx_params)
         self.vocab = llama_cpp.llama_model_get_vocab(self.model)
@@ -93,8 +97,10 @@ class BareLoop:
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self.ctx), True)
         prompt = self.tokens(round_no)
         started = time.perf_counter()
-        array = (llama_cpp.llama_token * len(prompt))(*prompt)
-        llama_cpp.llama_decode(self.ctx, llama_cpp.llama_batch_get_one(array, len(prompt)))
+        for start in range(0, len(prompt), BATCH):
+            chunk = prompt[start : start + BATCH]
+            array = (llama_cpp.llama_token * len(chunk))(*chunk)
+            llama_cpp.llama_decode(self.ctx, llama_cpp.llama_batch_get_one(array, len(chunk)))
         sampler = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
         llama_cpp.llama_sampler_chain_add(sampler, llama_cpp.llama_sampler_init_greedy())
         piece = ctypes.create_string_buffer(256)
@@ -160,18 +166,22 @@ def run_service(service: InferenceService, round_no: int, n_tokens: int) -> Run:
     return Run(prompt_tokens[0] / (arrivals[0] - started), (n_tokens - 1) / (arrivals[-1] - arrivals[0]))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--tokens", type=int, default=256)
-    parser.add_argument("--rung", default="q4_k_m")
-    args = parser.parse_args()
+def measure(variant: str, path: Path, round_no: int, n_tokens: int, threads: int) -> Run:
+    """Load the model one way, warm up, then time one generation (runs in a child process)."""
+    if variant == "a":
+        bare = BareLoop(path, threads)
+        bare.run(0, 16)
+        run = bare.run(round_no, n_tokens)
+        bare.close()
+        return run
+    if variant == "b":
+        engine = LlamaCppBackend()
+        engine.load(path, LoadParams(context_length=CONTEXT, threads=threads))
+        run_engine(engine, 0, 16)
+        run = run_engine(engine, round_no, n_tokens)
+        engine.unload()
+        return run
     app = QCoreApplication(sys.argv)
-    path = medium_model(args.rung)
-    threads = physical_cores()
-    bare = BareLoop(path, threads)
-    engine = LlamaCppBackend()
-    engine.load(path, LoadParams(context_length=CONTEXT, threads=threads))
     service = InferenceService(LlamaCppBackend())
     loaded = QEventLoop()
     service.model_loaded.connect(loaded.quit)
@@ -179,17 +189,42 @@ def main() -> int:
     QTimer.singleShot(60_000, loaded.quit)
     loaded.exec()
     assert service.model is not None, "the service could not load the model"
-
-    runs: dict[str, list[Run]] = {"a": [], "b": [], "c": []}
-    bare.run(0, 16), run_engine(engine, 0, 16), run_service(service, 0, 16)  # warm-up
-    for round_no in range(1, args.rounds + 1):
-        runs["a"].append(bare.run(round_no, args.tokens))
-        runs["b"].append(run_engine(engine, round_no, args.tokens))
-        runs["c"].append(run_service(service, round_no, args.tokens))
+    run_service(service, 0, 16)
+    run = run_service(service, round_no, n_tokens)
     service.shutdown()
-    engine.unload()
-    bare.close()
     del app
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--tokens", type=int, default=512)
+    parser.add_argument("--rung", default="q4_k_m")
+    parser.add_argument("--verbose", action="store_true", help="print every measurement")
+    parser.add_argument("--child", nargs=2, metavar=("VARIANT", "ROUND"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    path = medium_model(args.rung)
+    threads = physical_cores()
+    if args.child:
+        run = measure(args.child[0], path, int(args.child[1]), args.tokens, threads)
+        print(json.dumps({"prompt_tps": run.prompt_tps, "decode_tps": run.decode_tps}))
+        return 0
+
+    # Each measurement runs in a fresh process, as the app and the CLI each run one way:
+    # llama.cpp's OpenMP thread teams belong to the thread that calls it, and teams of
+    # two calling threads in one process compete for the cores.
+    runs: dict[str, list[Run]] = {"a": [], "b": [], "c": []}
+    for round_no in range(1, args.rounds + 1):
+        shift = round_no % 3  # rotate the order too: whatever runs first must not always be "a"
+        for variant in "abc"[shift:] + "abc"[:shift]:
+            command = [sys.executable, __file__, "--rung", args.rung, "--tokens", str(args.tokens)]
+            child = subprocess.run(
+                [*command, "--child", variant, str(round_no)], capture_output=True, text=True, check=True
+            )
+            runs[variant].append(Run(**json.loads(child.stdout.strip().splitlines()[-1])))
+            if args.verbose:
+                print(variant, round_no, runs[variant][-1], flush=True)
 
     def median(key: str, field: str) -> float:
         return statistics.median(getattr(run, field) for run in runs[key])

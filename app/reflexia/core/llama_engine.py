@@ -280,32 +280,41 @@ class LlamaCppBackend:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         one = (llama_cpp.llama_token * 1)()
         sampler = self._make_sampler(request.sampling)
+        # Locals for the per-token loop: it runs hundreds of times a second.
+        sample, is_eog, to_piece = (
+            llama_cpp.llama_sampler_sample,
+            llama_cpp.llama_vocab_is_eog,
+            llama_cpp.llama_token_to_piece,
+        )
+        decode, batch_of = llama_cpp.llama_decode, llama_cpp.llama_batch_get_one
+        max_tokens, stop_at_eog = request.sampling.max_tokens, not request.ignore_eos
+        last_index, context_limit = max_tokens - 1, self._n_ctx - 1
         try:
-            for index in range(request.sampling.max_tokens):
+            for index in range(max_tokens):
                 if cancel.is_set():
                     stop_reason = "cancelled"
                     break
-                token = llama_cpp.llama_sampler_sample(sampler, ctx, -1)
-                if not request.ignore_eos and llama_cpp.llama_vocab_is_eog(vocab, token):
+                token = sample(sampler, ctx, -1)
+                if stop_at_eog and is_eog(vocab, token):
                     stop_reason = "eos"
                     break
-                size = llama_cpp.llama_token_to_piece(vocab, token, piece, len(piece), 0, False)
+                size = to_piece(vocab, token, piece, len(piece), 0, False)
                 if size < 0:  # piece longer than the buffer: grow it once and retry
                     piece = self._piece = ctypes.create_string_buffer(-size)
-                    size = llama_cpp.llama_token_to_piece(vocab, token, piece, len(piece), 0, False)
-                text = decoder.decode(piece.raw[:size])
+                    size = to_piece(vocab, token, piece, len(piece), 0, False)
+                text = decoder.decode(piece[:size])
                 if first_token_at is None:
                     first_token_at = time.perf_counter()
                 pieces.append(text)
                 if on_token is not None:
                     on_token(TokenChunk(text, index))
-                if len(cached) + 1 >= self._n_ctx:
+                if len(cached) >= context_limit:
                     stop_reason = "context_full"
                     break
-                if index + 1 == request.sampling.max_tokens:
+                if index == last_index:
                     break  # the last token needs no decode
                 one[0] = token
-                if llama_cpp.llama_decode(ctx, llama_cpp.llama_batch_get_one(one, 1)) != 0:
+                if decode(ctx, batch_of(one, 1)) != 0:
                     self.clear_cache()
                     raise GenerationError("llama.cpp failed while generating (out of memory?)")
                 cached.append(token)
