@@ -34,6 +34,9 @@ def wait_until(predicate: object, timeout_ms: int = 60_000) -> None:
 def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="reflexia-shots-"))
     os.environ["REFLEXIA_HOME"] = str(home)
+    # Short replies, so a whole exchange fits in the picture.
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "config.json").write_text('{"sampling": {"max_tokens": 90, "seed": 4}}')
     from reflexia.app import build_app, load_style_sheet
     from reflexia.core.model_factory import make_model, quantize_model
     from reflexia.core.settings import load_settings

@@ -42,9 +42,20 @@ def _inline_code(match: re.Match[str]) -> str:
     )
 
 
+# Qt's default heading sizes suit documents, not chat bubbles; its tables have no borders.
+_TAGS = {
+    "<h1>": '<h1 style="font-size:20px;">',
+    "<h2>": '<h2 style="font-size:17px;">',
+    "<h3>": '<h3 style="font-size:15px;">',
+    "<table>": '<table border="1" cellspacing="0" cellpadding="5" style="border-color:#d5d9e0;">',
+}
+
+
 def markdown_to_html(text: str) -> str:
     """Render Markdown (headings, lists, code, tables) as Qt-friendly HTML."""
     html = _parser().render(text)
+    for tag, styled in _TAGS.items():
+        html = html.replace(tag, styled)
     html = _PRE.sub(_code_block, html)
     return _INLINE_CODE.sub(_inline_code, html)
 
