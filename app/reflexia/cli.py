@@ -51,6 +51,17 @@ def _build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("path", type=Path)
     inspect.add_argument("--json", action="store_true")
 
+    quantize = commands.add_parser("quantize", help="write another quantization of a GGUF with llama.cpp")
+    quantize.add_argument(
+        "source", type=Path, help="the highest-precision GGUF of the model (f16, bf16, f32)"
+    )
+    quantize.add_argument("--to", required=True, dest="rung", help="q4_0, q4_k_m, q5_k_m, q8_0 or f16")
+    quantize.add_argument("--out", type=Path, default=None, help="output path (default: next to the source)")
+    quantize.add_argument("--json", action="store_true")
+
+    doctor = commands.add_parser("doctor", help="check the installation and say how to fix what is wrong")
+    doctor.add_argument("--json", action="store_true")
+
     dev = commands.add_parser("dev", help="developer tools")
     dev_commands = dev.add_subparsers(dest="dev_command", metavar="TOOL", required=True)
     make = dev_commands.add_parser("make-model", help="write a llama GGUF with random weights")
@@ -151,6 +162,53 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    import time
+
+    from reflexia.core.gguf_file import read_gguf
+    from reflexia.core.model_factory import QUANT_RUNGS, quantize_model
+
+    rung = args.rung.strip().lower()
+    if rung not in QUANT_RUNGS:
+        raise CliError(f"quantize: unknown quantization {args.rung!r} (choose from {', '.join(QUANT_RUNGS)})")
+    read_gguf(args.source)  # a clear message for a bad source before llama.cpp sees it
+    started = time.perf_counter()
+    output = quantize_model(args.source, rung, args.out)
+    seconds = time.perf_counter() - started
+    info = read_gguf(output)
+    if args.json:
+        summary = {
+            "source": str(args.source),
+            "output": str(output),
+            "quantization": info.quantization,
+            "file_size": info.file_size,
+            "seconds": round(seconds, 3),
+        }
+        print(json.dumps(summary))
+    else:
+        print(f"{output} ({info.quantization}, {info.file_size:,} bytes) in {seconds:.2f} s")
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from reflexia.core.doctor import run_checks
+    from reflexia.core.settings import load_settings
+
+    checks = run_checks(load_settings())
+    if args.json:
+        print(
+            json.dumps(
+                {"ok": all(c.status != "error" for c in checks), "checks": [c.to_json_dict() for c in checks]}
+            )
+        )
+    else:
+        for check in checks:
+            print(f"{check.status:<8} {check.name:<14} {check.detail}")
+            if check.fix:
+                print(f"{'':8} {'':14} fix: {check.fix}")
+    return 1 if any(c.status == "error" for c in checks) else 0
+
+
 def _cmd_make_model(args: argparse.Namespace) -> int:
     from reflexia.core.model_factory import QUANT_RUNGS, make_model, quantize_model
 
@@ -187,7 +245,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging(loaded.settings.logging.level, verbose=args.verbose)
             return run_gui(loaded, [sys.argv[0], *arguments])
         configure_logging("INFO", verbose=args.verbose)
-        command = {"chat": _cmd_chat, "inspect": _cmd_inspect}.get(args.command, _cmd_make_model)
+        commands = {
+            "chat": _cmd_chat,
+            "inspect": _cmd_inspect,
+            "quantize": _cmd_quantize,
+            "doctor": _cmd_doctor,
+        }
+        command = commands.get(args.command, _cmd_make_model)
         return command(args)
     except ReflexiaError as exc:
         if logging.getLogger("reflexia").handlers:  # unconfigured, logging would print a 2nd line

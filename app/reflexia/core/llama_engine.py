@@ -302,7 +302,7 @@ class LlamaCppBackend:
                 if size < 0:  # piece longer than the buffer: grow it once and retry
                     piece = self._piece = ctypes.create_string_buffer(-size)
                     size = to_piece(vocab, token, piece, len(piece), 0, False)
-                text = decoder.decode(piece[:size])
+                text = decoder.decode(piece.raw[:size])
                 if first_token_at is None:
                     first_token_at = time.perf_counter()
                 pieces.append(text)
