@@ -59,6 +59,7 @@ def main() -> int:
     broken = models / "broken.gguf"
     broken.write_bytes(source.read_bytes()[:5000])
     window.refresh_models()
+    wait_until(lambda: window.picker.count() > 4)
     app.load_model(broken)
     wait_until(lambda: window.banner.isVisible())
     wait(200)

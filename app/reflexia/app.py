@@ -19,11 +19,12 @@ from reflexia.core import paths
 from reflexia.core.backend import LoadParams, SamplingParams
 from reflexia.core.llama_engine import LlamaCppBackend
 from reflexia.core.model_factory import make_model, quantize_model
-from reflexia.core.model_files import find_model_files
 from reflexia.core.settings import LoadedSettings, Settings
 from reflexia.services.chat_session import ChatSession
+from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.jobs import Job
+from reflexia.services.model_library import ModelLibraryService
 from reflexia.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class ReflexiaApp:
     """The wired application: what tests and the entry point hold on to."""
 
     settings: Settings
+    library: ModelLibraryService
+    governor: GovernorService
     inference: InferenceService
     chat: ChatSession
     window: MainWindow
@@ -74,11 +77,12 @@ class ReflexiaApp:
         job.start()
 
     def _demo_ready(self, path: Path) -> None:
-        self.window.refresh_models()
+        self.library.rescan()
         self.load_model(path)
 
     def shutdown(self) -> None:
-        """Stop generation, end the worker thread, free the model."""
+        """Stop sampling and generation, end the worker threads, free the model."""
+        self.governor.shutdown()
         self.inference.shutdown()
 
 
@@ -101,19 +105,22 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     state_file = paths.config_dir() / "window-state.ini"
     state_file.parent.mkdir(parents=True, exist_ok=True)
     models_dir = settings.models_dir()
+    library = ModelLibraryService(models_dir, settings)
+    governor = GovernorService(inference, library, settings)
     holder: dict[str, ReflexiaApp] = {}
     window = MainWindow(
         inference,
         chat,
         models_dir=models_dir,
-        list_models=lambda: find_model_files(models_dir),
+        library=library,
+        governor=governor,
         load_model=lambda path: holder["app"].load_model(path),
         create_demo_model=lambda: holder["app"].create_demo_model(),
         window_state=QSettings(str(state_file), QSettings.Format.IniFormat),
     )
     errors = ErrorRelay()
     errors.error.connect(lambda message: window.banner.show_message(message, "error"))
-    app = ReflexiaApp(settings, inference, chat, window, errors, [])
+    app = ReflexiaApp(settings, library, governor, inference, chat, window, errors, [])
     holder["app"] = app
     window.show_problems(loaded.problems)
     default_model = _resolve_default_model(settings)

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -46,6 +46,9 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--temperature", type=float, default=None, help="0 for greedy decoding")
     chat.add_argument("--seed", type=int, default=None, help="sampling seed for repeatable replies")
     chat.add_argument("--json", action="store_true", help="print one JSON object instead of streaming")
+    chat.add_argument(
+        "--auto-quant", action="store_true", help="let the memory governor pick the model's quantization"
+    )
 
     inspect = commands.add_parser("inspect", help="show a GGUF file's metadata without loading it")
     inspect.add_argument("path", type=Path)
@@ -58,6 +61,14 @@ def _build_parser() -> argparse.ArgumentParser:
     quantize.add_argument("--to", required=True, dest="rung", help="q4_0, q4_k_m, q5_k_m, q8_0 or f16")
     quantize.add_argument("--out", type=Path, default=None, help="output path (default: next to the source)")
     quantize.add_argument("--json", action="store_true")
+
+    models = commands.add_parser("models", help="list model families, their rungs and whether they fit")
+    models.add_argument("--json", action="store_true")
+
+    governor = commands.add_parser("governor", help="run the memory governor headless and print its events")
+    governor.add_argument("--family", required=True, help="a model file or family name")
+    governor.add_argument("--watch", required=True, type=float, metavar="SECONDS", help="how long to watch")
+    governor.add_argument("--json", action="store_true", help="one JSON object per line")
 
     doctor = commands.add_parser("doctor", help="check the installation and say how to fix what is wrong")
     doctor.add_argument("--json", action="store_true")
@@ -96,8 +107,13 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     sampling = replace(sampling, **overrides)
     role = next(r for r in settings.roles if r.name == settings.default_role)
     messages = (ChatMessage("system", role.system_prompt), ChatMessage("user", args.prompt))
+    model_path, decision = args.model, None
+    if args.auto_quant:
+        from reflexia.cli_library import auto_quant_model
+
+        model_path, decision = auto_quant_model(args.model, settings)
     backend = LlamaCppBackend()
-    info = backend.load(args.model, LoadParams.from_settings(settings))
+    info = backend.load(model_path, LoadParams.from_settings(settings))
 
     def stream(chunk: TokenChunk) -> None:
         sys.stdout.write(chunk.text)
@@ -126,6 +142,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
                     "load_s": round(info.load_s, 4),
                     "stop_reason": stats.stop_reason,
                 }
+                | ({"auto_quant": decision.to_json_dict()} if decision is not None else {})
             )
         )
     else:
@@ -138,9 +155,11 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from reflexia.core.model_files import human_size
 
     info = read_gguf(args.path)
-    summary = info.to_json_dict()
     if args.json:
-        print(json.dumps(summary))
+        from reflexia.cli_library import fit_fields
+        from reflexia.core.settings import load_settings
+
+        print(json.dumps(info.to_json_dict() | fit_fields(info, load_settings().settings)))
         return 0
     rows = [
         ("file", str(info.path)),
@@ -245,14 +264,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging(loaded.settings.logging.level, verbose=args.verbose)
             return run_gui(loaded, [sys.argv[0], *arguments])
         configure_logging("INFO", verbose=args.verbose)
-        commands = {
+        from reflexia import cli_library
+
+        commands: dict[str, Callable[[argparse.Namespace], int]] = {
             "chat": _cmd_chat,
             "inspect": _cmd_inspect,
             "quantize": _cmd_quantize,
             "doctor": _cmd_doctor,
+            "models": cli_library.cmd_models,
+            "governor": cli_library.cmd_governor,
+            "dev": _cmd_make_model,
         }
-        command = commands.get(args.command, _cmd_make_model)
-        return command(args)
+        return commands[args.command](args)
     except ReflexiaError as exc:
         if logging.getLogger("reflexia").handlers:  # unconfigured, logging would print a 2nd line
             log.error("%s", exc)

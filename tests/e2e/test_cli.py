@@ -142,12 +142,18 @@ def log_text(home: Path) -> str:
     return log_file.read_text(encoding="utf-8")
 
 
+FIT_FIELDS = ("estimate_mb", "fit", "max_context")
+
+
 def inspect_json(path: Path) -> dict[str, object]:
+    """The metadata part of ``inspect --json``; the fit fields are checked and set aside."""
     run = reflexia_cli("inspect", path, "--json")
     assert_success(run)
     summary = json.loads(run.stdout)
     assert isinstance(summary, dict), run.describe()
-    return summary
+    assert summary["fit"] in ("fits", "shorter_context", "too_large"), run.describe()
+    assert isinstance(summary["estimate_mb"], int) and summary["estimate_mb"] > 0, run.describe()
+    return {key: value for key, value in summary.items() if key not in FIT_FIELDS}
 
 
 def expected_summary(path: Path) -> dict[str, object]:

@@ -25,11 +25,11 @@ def write_user_config(tree: dict[str, object]) -> None:
 
 @pytest.fixture
 def make_app(qtbot: QtBot, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """Build the wired app (models folder = the session's generated models)."""
-    monkeypatch.setenv("REFLEXIA_MODELS_DIR", str(model_dir))
+    """Build the wired app (models folder: the session's generated models unless given)."""
     built: list[ReflexiaApp] = []
 
-    def factory(user_config: dict[str, object] | None = None) -> ReflexiaApp:
+    def factory(user_config: dict[str, object] | None = None, models_dir: Path | None = None) -> ReflexiaApp:
+        monkeypatch.setenv("REFLEXIA_MODELS_DIR", str(models_dir or model_dir))
         if user_config is not None:
             write_user_config(user_config)
         app = build_app(load_settings())

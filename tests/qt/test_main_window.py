@@ -27,13 +27,46 @@ def _type_and_enter(qtbot: QtBot, app: ReflexiaApp, text: str) -> None:
     qtbot.keyClick(box, Qt.Key.Key_Return)
 
 
-def test_model_menu_lists_the_models_folder(make_app, model_dir: Path) -> None:
-    app = make_app()
+def _menu(qtbot: QtBot, app: ReflexiaApp) -> list[str]:
     picker = app.window.picker
-    entries = [picker.itemText(i) for i in range(picker.count())]
-    for path in sorted(model_dir.glob("*.gguf")):
-        assert any(entry.startswith(path.stem) for entry in entries), entries
+    qtbot.waitUntil(lambda: picker.count() > 3, timeout=10_000)  # the scan runs on a worker
+    return [picker.itemText(i) for i in range(picker.count())]
+
+
+def test_model_menu_lists_families_rungs_sizes_and_fit(qtbot: QtBot, make_app, model_dir: Path) -> None:
+    app = make_app()
+    entries = _menu(qtbot, app)
+    assert "reflexia-tiny  ·  f16  ·  3.4 MB  ·  fits" in entries
+    assert any(e.startswith("reflexia-tiny  ·  q4_k_m") for e in entries)
+    assert any(e.startswith("reflexia-small  ·  q4_k_m") for e in entries)
     assert entries[-1] == "Open GGUF…"
+
+
+def test_a_model_too_large_is_refused_with_advice_and_can_be_loaded_anyway(
+    qtbot: QtBot, make_app, small_model: Path
+) -> None:
+    app = make_app({"memory": {"min_free_memory_mb": 1_048_576}})  # keep 1 TB free: nothing fits
+    window = app.window
+    assert any(entry.endswith("too large") for entry in _menu(qtbot, app))
+    window.request_load(small_model)
+    assert window.banner.isVisible() and window.banner.kind == "error"
+    assert "too large for this machine" in window.banner.label.text()
+    assert app.inference.model is None and not app.inference.is_loading
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000):
+        qtbot.mouseClick(window.banner.action_button, Qt.MouseButton.LeftButton)
+    assert app.inference.model is not None and app.inference.model.path == small_model
+
+
+def test_the_menu_follows_the_models_folder(
+    qtbot: QtBot, make_app, model_dir: Path, tiny_model: Path
+) -> None:
+    app = make_app()
+    before = _menu(qtbot, app)
+    (model_dir / "copy-of-tiny-q4_k_m.gguf").write_bytes(tiny_model.read_bytes())
+    try:
+        qtbot.waitUntil(lambda: app.window.picker.count() > len(before), timeout=10_000)
+    finally:
+        (model_dir / "copy-of-tiny-q4_k_m.gguf").unlink()
 
 
 def test_enter_sends_and_tokens_stream_into_the_reply(qtbot: QtBot, make_app, small_model: Path) -> None:

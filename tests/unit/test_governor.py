@@ -100,12 +100,17 @@ def test_thresholds_and_hysteresis() -> None:
 
 def test_config_from_settings_and_validation() -> None:
     settings = MemorySettings(
-        max_memory_percent=70, min_free_memory_mb=2048, high_pressure_percent=75, critical_pressure_percent=90
+        max_memory_percent=70,
+        min_free_memory_mb=2048,
+        high_pressure_percent=75,
+        critical_pressure_percent=90,
+        dwell_seconds=3,
+        recovery_seconds=45,
     )
     config = GovernorConfig.from_settings(settings)
     assert (config.high_percent, config.critical_percent, config.max_memory_percent) == (75, 90, 70)
     assert config.min_free_bytes == 2 * GIB
-    assert (config.hysteresis_percent, config.min_dwell_s, config.recovery_s) == (5, 5, 30)
+    assert (config.hysteresis_percent, config.min_dwell_s, config.recovery_s) == (5, 3, 45)
     with pytest.raises(ValueError):
         GovernorConfig(high_percent=95, critical_percent=90)
     with pytest.raises(ValueError):

@@ -75,12 +75,14 @@ class GovernorConfig:
 
     @classmethod
     def from_settings(cls, memory: MemorySettings) -> GovernorConfig:
-        """The configured thresholds, with the default timings and headroom."""
+        """The configured thresholds and timings, with the default headroom."""
         return cls(
             high_percent=memory.high_pressure_percent,
             critical_percent=memory.critical_pressure_percent,
             max_memory_percent=memory.max_memory_percent,
             min_free_bytes=memory.min_free_memory_mb * _MB,
+            min_dwell_s=memory.dwell_seconds,
+            recovery_s=memory.recovery_seconds,
         )
 
 

@@ -67,6 +67,8 @@ class MemorySettings(_Section):
     min_free_memory_mb: int = Field(ge=0, le=1_048_576, title="Keep free (MB)")
     high_pressure_percent: int = Field(ge=10, le=100, title="High pressure at (% used)")
     critical_pressure_percent: int = Field(ge=10, le=100, title="Critical pressure at (% used)")
+    dwell_seconds: float = Field(ge=0, le=600, title="Pressure must last (s)", description="before it counts")
+    recovery_seconds: float = Field(ge=0, le=3600, title="Step up after (s)", description="of low pressure")
 
     @model_validator(mode="after")
     def _ordered(self) -> MemorySettings:

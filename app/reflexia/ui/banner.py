@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 BannerKind = Literal["error", "warning", "info"]
 
@@ -25,18 +26,34 @@ class Banner(QFrame):
         close.setText("✕")
         close.setToolTip("Dismiss")
         close.clicked.connect(self.hide)
+        self.action_button = QPushButton()
+        self.action_button.setObjectName("bannerAction")
+        self.action_button.clicked.connect(self._run_action)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(14, 8, 8, 8)
         layout.addWidget(self.label, 1)
+        layout.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.kind: BannerKind = "info"
+        self._action: Callable[[], None] | None = None
         self.hide()
 
-    def show_message(self, text: str, kind: BannerKind = "info") -> None:
-        """Show ``text`` styled by ``kind``."""
+    def show_message(
+        self, text: str, kind: BannerKind = "info", action: tuple[str, Callable[[], None]] | None = None
+    ) -> None:
+        """Show ``text`` styled by ``kind``, with an optional (label, callback) button."""
         self.kind = kind
+        self._action = action[1] if action else None
+        self.action_button.setText(action[0] if action else "")
+        self.action_button.setVisible(action is not None)
         self.setProperty("kind", kind)
         self.style().unpolish(self)
         self.style().polish(self)
         self.label.setText(text)
         self.show()
+
+    def _run_action(self) -> None:
+        action, self._action = self._action, None
+        self.hide()
+        if action is not None:
+            action()

@@ -20,12 +20,16 @@ from PySide6.QtWidgets import (
 
 from reflexia.core.backend import GenerationResult, ModelInfo
 from reflexia.core.errors import ReflexiaError
+from reflexia.core.governor import Decision
 from reflexia.core.model_files import human_size
 from reflexia.services.chat_session import ChatSession
+from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
+from reflexia.services.model_library import LibrarySnapshot, ModelLibraryService
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
+from reflexia.ui.memory_status import MemoryStatus
 from reflexia.ui.model_picker import ModelPicker
 
 
@@ -38,7 +42,8 @@ class MainWindow(QMainWindow):
         chat: ChatSession,
         *,
         models_dir: Path,
-        list_models: Callable[[], list[Path]],
+        library: ModelLibraryService,
+        governor: GovernorService,
         load_model: Callable[[Path], None],
         create_demo_model: Callable[[], None],
         window_state: QSettings,
@@ -50,7 +55,8 @@ class MainWindow(QMainWindow):
         self._inference = inference
         self._chat = chat
         self._models_dir = models_dir
-        self._list_models = list_models
+        self._library = library
+        self._governor = governor
         self._load_model = load_model
         self._create_demo_model = create_demo_model
         self._state = window_state
@@ -93,8 +99,10 @@ class MainWindow(QMainWindow):
         self.busy.setFixedWidth(120)
         self.busy.setTextVisible(False)
         self.busy.hide()
+        self.memory_status = MemoryStatus(governor)
         status = self.statusBar()
         status.addPermanentWidget(self.busy)
+        status.addPermanentWidget(self.memory_status)
         for label in (self.model_label, self.quant_label, self.speed_label):
             label.setObjectName("statusField")
             status.addPermanentWidget(label)
@@ -104,7 +112,9 @@ class MainWindow(QMainWindow):
         self._restore_geometry()
 
     def _wire(self) -> None:
-        self.picker.model_chosen.connect(self._load_model)
+        self.picker.model_chosen.connect(self.request_load)
+        self._library.scanned.connect(self._on_library_scanned)
+        self._governor.switched.connect(self._on_governor_switched)
         self.picker.open_requested.connect(self.open_model_file)
         self.chat_view.open_model_requested.connect(self.open_model_file)
         self.chat_view.demo_model_requested.connect(self._create_demo_model)
@@ -126,19 +136,44 @@ class MainWindow(QMainWindow):
 
     # -- actions -----------------------------------------------------------
     def refresh_models(self) -> None:
-        """Re-read the models folder into the model menu."""
-        files = self._list_models()
-        self.picker.set_models(files)
+        """Rescan the models folder (off the GUI thread); the menu updates when it is done."""
+        self._library.rescan()
+
+    def _on_library_scanned(self, snapshot: LibrarySnapshot) -> None:
+        self.picker.set_entries(
+            [(e.label, e.report.path, e.report.message) for e in snapshot.entries if e.report.path]
+        )
         if self._inference.model is None:
             where = str(self._models_dir)
             self.chat_view.set_empty_hint(
                 f"Choose a model from the menu above. Models are GGUF files in <b>{where}</b>; "
                 "open one from anywhere with <b>Open GGUF…</b>, or create a small demo model "
                 "(random weights, for trying the app) with one click."
-                if files
+                if snapshot.entries
                 else f"No models yet. Put GGUF files in <b>{where}</b>, open one from anywhere with "
                 "<b>Open GGUF…</b>, or create a small demo model (random weights, for trying the app)."
             )
+
+    def request_load(self, path: Path) -> None:
+        """Load ``path`` unless the memory estimate says it cannot fit; then offer "Load anyway"."""
+        snapshot = self._library.snapshot
+        entry = snapshot.entry_for(path) if snapshot else None
+        if entry is None or entry.report.fit != "too_large":
+            self._load_model(path)
+            return
+        family = snapshot.catalog.find(path) if snapshot else None
+        fitting = [
+            e.report.quantization
+            for e in (snapshot.entries if snapshot else ())
+            if family is not None and e.family == family.display_name and e.report.fit != "too_large"
+        ]
+        advice = f" The largest rung that fits is {fitting[-1]}." if fitting else ""
+        self.picker.show_current(self._inference.model.path if self._inference.model else None)
+        self.banner.show_message(
+            f"<b>{path.name} is too large for this machine now.</b> {entry.report.message}.{advice}",
+            "error",
+            ("Load anyway", lambda: self._load_model(path)),
+        )
 
     def open_model_file(self) -> None:
         """Ask for a GGUF file anywhere and load it."""
@@ -146,7 +181,7 @@ class MainWindow(QMainWindow):
             self, "Open a GGUF model", str(self._models_dir), "GGUF models (*.gguf);;All files (*)"
         )
         if path:
-            self._load_model(Path(path))
+            self.request_load(Path(path))
 
     def send(self, text: str) -> None:
         """Send the user's message, or explain why it cannot be sent now."""
@@ -165,6 +200,9 @@ class MainWindow(QMainWindow):
             self.banner.show_message("<br>".join(problems), "warning")
 
     # -- service events ----------------------------------------------------
+    def _on_governor_switched(self, decision: Decision) -> None:
+        self.banner.show_message(f"<b>Switched to {decision.to_rung}</b> — {decision.reason}", "info")
+
     def _on_model_loading(self, path: Path) -> None:
         self.picker.setEnabled(False)
         self.statusBar().showMessage(f"Loading {path.name}…")
@@ -172,7 +210,8 @@ class MainWindow(QMainWindow):
 
     def _on_model_loaded(self, info: ModelInfo) -> None:
         self.picker.setEnabled(True)
-        self.banner.hide()
+        if self.banner.kind != "info":  # keep the governor's "Switched to …" notice
+            self.banner.hide()
         self._show_model(info)
         self.statusBar().showMessage(f"Loaded {info.path.name} in {info.load_s:.2f} s", 5000)
         self.composer.input.setFocus()

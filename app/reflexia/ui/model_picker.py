@@ -1,13 +1,11 @@
-"""The model menu: GGUF files of the models folder, plus "Open GGUF…"."""
+"""The model menu: the library's models with size and fit verdict, plus "Open GGUF…"."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QWidget
-
-from reflexia.core.model_files import human_size
 
 _OPEN = "open"
 
@@ -30,19 +28,16 @@ class ModelPicker(QComboBox):
         self.setToolTip("Model: files in your models folder, or open any GGUF file")
         self._current: Path | None = None
         self.activated.connect(self._on_activated)
-        self.set_models([])
+        self.set_entries([])
 
-    def set_models(self, files: list[Path]) -> None:
-        """Replace the list, keeping the current model selected."""
+    def set_entries(self, entries: list[tuple[str, Path, str]]) -> None:
+        """Replace the list with (label, path, tooltip) entries, keeping the current model selected."""
         self.blockSignals(True)
         self.clear()
         self.addItem("Choose a model…", None)
-        for path in files:
-            try:
-                size = human_size(path.stat().st_size)
-            except OSError:
-                size = "unreadable"
-            self.addItem(f"{path.stem}  ·  {size}", str(path))
+        for label, path, tooltip in entries:
+            self.addItem(label, str(path))
+            self.setItemData(self.count() - 1, tooltip, Qt.ItemDataRole.ToolTipRole)
         self.insertSeparator(self.count())
         self.addItem("Open GGUF…", _OPEN)
         self.blockSignals(False)

@@ -1,0 +1,114 @@
+"""What each rung of a model family would cost, and whether it fits now.
+
+Joins the catalog (which files exist), the memory estimate (what each needs)
+and the budget (what the machine allows) into one report per rung, used by
+the model picker, ``reflexia models`` and the governor's options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from reflexia.core.catalog import LADDER, ModelFamily, nominal_bits_per_weight, precision_rank
+from reflexia.core.governor import RungOption
+from reflexia.core.memory_estimate import FitVerdict, MemoryBudget, MemoryEstimate, check_fit, estimate_memory
+
+_MB = 1024 * 1024
+SOURCE_TYPES = frozenset({"f16", "bf16", "f32"})  # what the quantizer makes rungs from
+
+
+@dataclass(frozen=True)
+class RungReport:
+    """One rung of a family: on disk or creatable, its estimate and its fit verdict."""
+
+    quantization: str
+    path: Path | None  # None: not on disk yet, the quantizer can make it
+    file_size: int  # 0 when not on disk
+    estimate: MemoryEstimate
+    fit: FitVerdict
+    max_context: int
+    message: str
+
+    @property
+    def exists(self) -> bool:
+        """True when the rung's file is on disk."""
+        return self.path is not None
+
+    @property
+    def estimate_mb(self) -> int:
+        """The estimate in MB, rounded up."""
+        return -(-self.estimate.total_bytes // _MB)
+
+    def to_json_dict(self) -> dict[str, object]:
+        """The JSON form used by ``reflexia models``."""
+        return {
+            "quantization": self.quantization,
+            "path": str(self.path) if self.path else None,
+            "exists": self.exists,
+            "file_size": self.file_size,
+            "estimate_mb": self.estimate_mb,
+            "fit": self.fit,
+            "max_context": self.max_context,
+            "message": self.message,
+        }
+
+
+def family_report(
+    family: ModelFamily,
+    context_length: int,
+    budget: MemoryBudget,
+    *,
+    already_loaded_bytes: int = 0,
+    include_creatable: bool = True,
+) -> list[RungReport]:
+    """Every rung of ``family``, lowest precision first, with its estimate and verdict."""
+    reports: list[RungReport] = []
+    for entry in family.files:
+        if entry.info is None:
+            continue
+        fit = check_fit(entry.info, context_length, budget, already_loaded_bytes=already_loaded_bytes)
+        reports.append(
+            RungReport(
+                entry.quantization or entry.info.quantization,
+                entry.path,
+                entry.info.file_size,
+                fit.estimate,
+                fit.verdict,
+                fit.max_context,
+                fit.message,
+            )
+        )
+    source = family.best_source()
+    quantizable = source is not None and source.info is not None and source.info.quantization in SOURCE_TYPES
+    if include_creatable and quantizable and source is not None and source.info is not None:
+        source_bits = nominal_bits_per_weight(source.info.quantization)
+        for rung in family.missing_ladder_rungs():
+            rung_bits = nominal_bits_per_weight(rung)
+            if not source_bits or not rung_bits:
+                continue
+            # A rung not made yet: the source's estimate with its weights scaled by bits per weight.
+            estimate = estimate_memory(source.info, context_length)
+            estimate = replace(estimate, weights_bytes=int(estimate.weights_bytes * rung_bits / source_bits))
+            usable = budget.usable_bytes(already_loaded_bytes)
+            verdict: FitVerdict = "fits" if estimate.total_bytes <= usable else "too_large"
+            message = f"can be made from {source.path.name}; " + (
+                "would fit" if verdict == "fits" else "would not fit at this context"
+            )
+            reports.append(RungReport(rung, None, 0, estimate, verdict, 0, message))
+    reports.sort(key=lambda report: precision_rank(report.quantization))
+    return reports
+
+
+def rung_options(reports: list[RungReport]) -> list[RungOption]:
+    """The governor's view of the ladder rungs among ``reports``, lowest precision first."""
+    return [
+        RungOption(
+            report.quantization,
+            report.estimate.total_bytes,
+            exists=report.exists,
+            can_create=not report.exists,
+        )
+        for report in reports
+        if report.quantization in LADDER
+    ]

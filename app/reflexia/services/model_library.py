@@ -1,0 +1,98 @@
+"""The model library for the UI: scans off the GUI thread, rescans when the folder changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+
+from reflexia.core.catalog import Catalog, scan_catalog
+from reflexia.core.memory_estimate import MemoryBudget
+from reflexia.core.rung_report import RungReport, family_report
+from reflexia.core.settings import Settings
+from reflexia.services.jobs import Job
+
+RESCAN_DELAY_MS = 500  # a copy in progress changes the folder many times: wait for quiet
+
+
+@dataclass(frozen=True)
+class LibraryEntry:
+    """One model file as the model menu shows it."""
+
+    family: str
+    report: RungReport
+
+    @property
+    def label(self) -> str:
+        """E.g. 'reflexia-small · q4_k_m · 9.1 MB · fits'."""
+        from reflexia.core.model_files import human_size
+
+        verdict = {"fits": "fits", "shorter_context": "shorter context", "too_large": "too large"}
+        size = human_size(self.report.file_size)
+        return f"{self.family}  ·  {self.report.quantization}  ·  {size}  ·  {verdict[self.report.fit]}"
+
+
+@dataclass(frozen=True)
+class LibrarySnapshot:
+    """The result of one scan, with fit verdicts against the memory budget at scan time."""
+
+    catalog: Catalog
+    entries: tuple[LibraryEntry, ...]
+
+    def entry_for(self, path: Path) -> LibraryEntry | None:
+        """The entry of ``path``, if the scan found it."""
+        return next((e for e in self.entries if e.report.path == path), None)
+
+
+def build_snapshot(models_dir: Path, settings: Settings) -> LibrarySnapshot:
+    """Scan and estimate (runs on a worker: it reads every file's header)."""
+    catalog = scan_catalog([models_dir])
+    budget = MemoryBudget.from_system(settings.memory)
+    entries = [
+        LibraryEntry(family.display_name, report)
+        for family in catalog.families
+        for report in family_report(family, settings.model.context_length, budget, include_creatable=False)
+    ]
+    return LibrarySnapshot(catalog, tuple(entries))
+
+
+class ModelLibraryService(QObject):
+    """Keeps a fresh snapshot of the models folder. Lives on the GUI thread.
+
+    Signals:
+        scanned(LibrarySnapshot): a scan finished.
+    """
+
+    scanned = Signal(object)
+
+    def __init__(self, models_dir: Path, settings: Settings) -> None:
+        super().__init__()
+        self._models_dir = models_dir
+        self._settings = settings
+        self.snapshot: LibrarySnapshot | None = None
+        self._jobs: list[Job] = []
+        self._watcher = QFileSystemWatcher(self)
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(RESCAN_DELAY_MS)
+        self._debounce.timeout.connect(self.rescan)
+        self._watcher.directoryChanged.connect(lambda _path: self._debounce.start())
+        self._watch()
+
+    def _watch(self) -> None:
+        if self._models_dir.is_dir() and str(self._models_dir) not in self._watcher.directories():
+            self._watcher.addPath(str(self._models_dir))
+
+    def rescan(self) -> None:
+        """Scan again on a worker; ``scanned`` follows."""
+        self._watch()
+        job = Job("Scanning the models folder", build_snapshot, self._models_dir, self._settings)
+        job.returned.connect(self._on_scanned)
+        job.finished.connect(lambda: self._jobs.remove(job))
+        self._jobs.append(job)
+        job.start()
+
+    def _on_scanned(self, snapshot: LibrarySnapshot) -> None:
+        self.snapshot = snapshot
+        self.scanned.emit(snapshot)

@@ -1,0 +1,131 @@
+"""The governor against the real machine: a child process eats memory, the model steps down.
+
+Thresholds are placed just above what this machine uses now, and the child
+allocates enough (computed from the machine's actual total) to cross the high
+threshold but not the critical one; it is killed at the end, freeing it all.
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from pytestqt.qtbot import QtBot
+
+from reflexia.app import ReflexiaApp
+
+EAT = "import sys; block = b'\\x01' * int(sys.argv[1]); print('ready', flush=True); sys.stdin.read()"
+
+
+@pytest.fixture(scope="module")
+def small_family(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small model at f16 and q4_k_m: replies at f16 last seconds, long enough to overlap."""
+    from reflexia.core.model_factory import make_model, quantize_model
+
+    folder = tmp_path_factory.mktemp("small-family")
+    quantize_model(make_model(folder / "small-f16.gguf", size="small", seed=3), "q4_k_m")
+    return folder
+
+
+@pytest.fixture
+def pressure_settings() -> dict[str, object]:
+    memory = psutil.virtual_memory()
+    high = max(10, math.ceil(memory.percent) + 4)
+    return {
+        "memory": {
+            "high_pressure_percent": high,
+            "critical_pressure_percent": min(100, high + 25),
+            "dwell_seconds": 1,
+            "recovery_seconds": 600,  # no stepping back up while the test looks
+            "min_free_memory_mb": 256,
+        },
+        "sampling": {"max_tokens": 100_000, "temperature": 0.7, "seed": 2},
+        "model": {"threads": 1},  # slower replies: one is surely running when pressure rises
+    }
+
+
+@pytest.fixture
+def memory_eater(pressure_settings: dict[str, object]) -> Iterator[object]:
+    """Start() allocates enough to push used memory 4 points past the high threshold."""
+    children: list[subprocess.Popen[str]] = []
+
+    def start() -> None:
+        memory = psutil.virtual_memory()
+        high = pressure_settings["memory"]["high_pressure_percent"]  # type: ignore[index]
+        target_used = memory.total * (high + 4) / 100
+        size = int(target_used - (memory.total - memory.available))
+        child = subprocess.Popen(
+            [sys.executable, "-c", EAT, str(size)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        children.append(child)
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+
+    yield start
+    for child in children:
+        child.kill()
+        child.wait()
+
+
+def _load(qtbot: QtBot, app: ReflexiaApp, model: Path) -> None:
+    qtbot.waitUntil(lambda: app.library.snapshot is not None, timeout=10_000)
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000):
+        app.load_model(model)
+
+
+def test_pressure_steps_the_model_down_between_replies_and_the_window_says_why(
+    qtbot: QtBot, make_app, pressure_settings: dict[str, object], memory_eater, small_family: Path
+) -> None:
+    app = make_app(pressure_settings, models_dir=small_family)
+    window = app.window
+    _load(qtbot, app, small_family / "small-f16.gguf")
+    assert app.governor.family is not None and app.governor.family.rungs() == ("q4_k_m", "f16")
+
+    # A reply is running when pressure rises: the swap must wait for it.
+    with qtbot.waitSignal(app.chat.reply_token, timeout=10_000):
+        window.send("Keep talking")
+    with qtbot.waitSignal(app.governor.pressure_changed, timeout=30_000) as changed:
+        memory_eater()
+    assert changed.args[0] == "high"
+    qtbot.wait(1200)  # more samples at high pressure while the reply goes on
+    assert app.inference.is_generating
+    assert app.inference.model is not None and app.inference.model.quantization == "f16"
+
+    with qtbot.waitSignal(app.governor.switched, timeout=10_000) as switched:
+        window.composer.stop_requested.emit()
+    decision = switched.args[0]
+    assert (decision.from_rung, decision.to_rung, decision.kind) == ("f16", "q4_k_m", "step_down")
+    assert "memory pressure high" in decision.reason
+    qtbot.waitUntil(lambda: app.inference.model is not None and app.inference.model.quantization == "q4_k_m")
+    assert window.banner.isVisible() and window.banner.kind == "info"
+    assert "Switched to q4_k_m" in window.banner.label.text()
+    assert "memory pressure high" in window.banner.label.text()
+    assert "pressure high" in window.memory_status.pressure_label.text()
+    assert window.quant_label.text() == "q4_k_m"
+
+    # The conversation goes on, on the new rung.
+    with qtbot.waitSignal(app.chat.reply_token, timeout=10_000):
+        window.send("And now?")
+    window.composer.stop_requested.emit()
+    qtbot.waitUntil(lambda: not app.chat.is_replying)
+    assert [m.role for m in app.chat.conversation.turns] == ["user", "assistant", "user", "assistant"]
+
+
+def test_a_pinned_rung_stays_under_pressure(
+    qtbot: QtBot, make_app, pressure_settings: dict[str, object], memory_eater, small_family: Path
+) -> None:
+    app = make_app(pressure_settings, models_dir=small_family)
+    _load(qtbot, app, small_family / "small-f16.gguf")
+    app.window.memory_status.pin("f16")
+    assert app.window.memory_status.mode_button.text() == "Pinned: f16"
+    switched: list[object] = []
+    app.governor.switched.connect(switched.append)
+    with qtbot.waitSignal(app.governor.pressure_changed, timeout=30_000):
+        memory_eater()
+    qtbot.wait(2000)
+    assert switched == []
+    assert app.inference.model is not None and app.inference.model.quantization == "f16"
