@@ -39,7 +39,8 @@ from reflexia.core.chat_template import render_prompt
 from reflexia.core.conversation import ChatMessage
 from reflexia.core.hardware import physical_cores
 from reflexia.core.llama_engine import LlamaCppBackend
-from reflexia.core.model_factory import make_model, quantize_model
+from reflexia.core.model_factory import make_model
+from reflexia.core.quantizer import quantize_model
 from reflexia.services.inference import InferenceService
 
 MODELS = Path(__file__).resolve().parents[1] / ".bench-models"

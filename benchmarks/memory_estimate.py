@@ -31,7 +31,8 @@ import psutil
 
 from reflexia.core.gguf_file import read_gguf
 from reflexia.core.memory_estimate import estimate_memory, graph_buffer_bytes
-from reflexia.core.model_factory import MODEL_SIZES, make_model, quantize_model
+from reflexia.core.model_factory import MODEL_SIZES, make_model
+from reflexia.core.quantizer import quantize_model
 
 MODELS = Path(__file__).resolve().parents[1] / ".bench-models"
 CONTEXT = 4096

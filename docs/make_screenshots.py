@@ -38,7 +38,8 @@ def main() -> int:
     (home / "config").mkdir(parents=True)
     (home / "config" / "config.json").write_text('{"sampling": {"max_tokens": 90, "seed": 4}}')
     from reflexia.app import build_app, load_style_sheet
-    from reflexia.core.model_factory import make_model, quantize_model
+    from reflexia.core.model_factory import make_model
+    from reflexia.core.quantizer import quantize_model
     from reflexia.core.settings import load_settings
 
     qt_app = QApplication(sys.argv)

@@ -18,13 +18,15 @@ from PySide6.QtWidgets import QApplication
 from reflexia.core import paths
 from reflexia.core.backend import LoadParams, SamplingParams
 from reflexia.core.llama_engine import LlamaCppBackend
-from reflexia.core.model_factory import make_model, quantize_model
+from reflexia.core.model_factory import make_model
+from reflexia.core.quantizer import quantize_model
 from reflexia.core.settings import LoadedSettings, Settings
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.jobs import Job
 from reflexia.services.model_library import ModelLibraryService
+from reflexia.services.quantization import QuantizationService
 from reflexia.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class ReflexiaApp:
     settings: Settings
     library: ModelLibraryService
     governor: GovernorService
+    quantization: QuantizationService
     inference: InferenceService
     chat: ChatSession
     window: MainWindow
@@ -83,6 +86,7 @@ class ReflexiaApp:
     def shutdown(self) -> None:
         """Stop sampling and generation, end the worker threads, free the model."""
         self.governor.shutdown()
+        self.quantization.shutdown()
         self.inference.shutdown()
 
 
@@ -106,7 +110,8 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     state_file.parent.mkdir(parents=True, exist_ok=True)
     models_dir = settings.models_dir()
     library = ModelLibraryService(models_dir, settings)
-    governor = GovernorService(inference, library, settings)
+    quantization = QuantizationService()
+    governor = GovernorService(inference, library, quantization, settings)
     holder: dict[str, ReflexiaApp] = {}
     window = MainWindow(
         inference,
@@ -114,13 +119,14 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         models_dir=models_dir,
         library=library,
         governor=governor,
+        quantization=quantization,
         load_model=lambda path: holder["app"].load_model(path),
         create_demo_model=lambda: holder["app"].create_demo_model(),
         window_state=QSettings(str(state_file), QSettings.Format.IniFormat),
     )
     errors = ErrorRelay()
     errors.error.connect(lambda message: window.banner.show_message(message, "error"))
-    app = ReflexiaApp(settings, library, governor, inference, chat, window, errors, [])
+    app = ReflexiaApp(settings, library, governor, quantization, inference, chat, window, errors, [])
     holder["app"] = app
     window.show_problems(loaded.problems)
     default_model = _resolve_default_model(settings)

@@ -185,7 +185,7 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     import time
 
     from reflexia.core.gguf_file import read_gguf
-    from reflexia.core.model_factory import QUANT_RUNGS, quantize_model
+    from reflexia.core.quantizer import QUANT_RUNGS, quantize_model
 
     rung = args.rung.strip().lower()
     if rung not in QUANT_RUNGS:
@@ -229,7 +229,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_make_model(args: argparse.Namespace) -> int:
-    from reflexia.core.model_factory import QUANT_RUNGS, make_model, quantize_model
+    from reflexia.core.model_factory import make_model
+    from reflexia.core.quantizer import QUANT_RUNGS, quantize_model
 
     if args.out.is_dir():
         raise CliError(f"dev make-model: {args.out} is a directory; give a .gguf file path")

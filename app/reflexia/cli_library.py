@@ -134,7 +134,7 @@ def cmd_governor(args: argparse.Namespace) -> int:
 
 def auto_quant_model(path: Path, settings: Settings) -> tuple[Path, Decision | None]:
     """The rung of ``path``'s family the governor would load now (quantizing it if needed)."""
-    from reflexia.core.model_factory import quantize_model
+    from reflexia.core.quantizer import quantize_model
 
     family = find_family(settings, str(path))
     governor = governor_for(family, settings)

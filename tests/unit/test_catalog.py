@@ -19,7 +19,7 @@ from reflexia.core.catalog import (
     strip_quantization_suffix,
 )
 from reflexia.core.gguf_file import read_gguf
-from reflexia.core.model_factory import quantize_model
+from reflexia.core.quantizer import quantize_model
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,8 @@ from reflexia.core.memory_estimate import (
     graph_buffer_bytes,
     largest_fitting,
 )
-from reflexia.core.model_factory import MODEL_SIZES, quantize_model
+from reflexia.core.model_factory import MODEL_SIZES
+from reflexia.core.quantizer import quantize_model
 from reflexia.core.settings import load_settings
 
 GB = 1024**3

@@ -14,11 +14,10 @@ from reflexia.core.gguf_file import read_gguf
 from reflexia.core.model_factory import (
     CHATML_TEMPLATE,
     MODEL_SIZES,
-    QUANT_RUNGS,
     build_vocabulary,
     make_model,
-    quantize_model,
 )
+from reflexia.core.quantizer import QUANT_RUNGS, quantize_model
 
 
 @pytest.fixture(scope="module")

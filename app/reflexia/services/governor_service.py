@@ -33,6 +33,7 @@ from reflexia.core.rung_report import family_report, rung_options
 from reflexia.core.settings import Settings
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import ModelLibraryService
+from reflexia.services.quantization import QuantizationService
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class GovernorService(QObject):
         self,
         inference: InferenceService,
         library: ModelLibraryService,
+        quantization: QuantizationService,
         settings: Settings,
         *,
         config: GovernorConfig | None = None,
@@ -90,6 +92,8 @@ class GovernorService(QObject):
         super().__init__()
         self._inference = inference
         self._library = library
+        self._quantization = quantization
+        self._made_for: Decision | None = None  # a decision waiting for the quantizer's rung
         self._settings = settings
         self._config = config or GovernorConfig.from_settings(settings.memory)
         self._complexity = complexity or (lambda: 0.0)
@@ -102,6 +106,7 @@ class GovernorService(QObject):
         inference.model_loaded.connect(self._on_model_loaded)
         inference.generation_finished.connect(self._on_reply_ended)
         inference.generation_failed.connect(self._on_reply_ended)
+        quantization.finished.connect(self._on_rung_made)
         self._sampler = MemorySampler(interval_s)
         self._sampler.sampled.connect(self._on_sample)
         self._sampler.start()
@@ -184,12 +189,25 @@ class GovernorService(QObject):
             return
         self._pending = None
         target = family.file_for(decision.to_rung) if decision.to_rung else None
+        source = family.best_source()
+        if target is None and decision.needs_quantization and source is not None and decision.to_rung:
+            job = self._quantization.quantize(source.path, decision.to_rung)
+            if job is not None:
+                self._made_for = decision
+                return
         if target is None:
-            log.warning(
-                "governor: no file for %s yet; quantization from the GUI is not wired", decision.to_rung
-            )
+            log.warning("governor: no file for %s and none can be made", decision.to_rung)
             if self._governor is not None and decision.from_rung is not None:
                 self._governor.set_current(decision.from_rung)
             return
         self.switched.emit(decision)
         self._inference.load_model(Path(target.path), LoadParams.from_settings(self._settings))
+
+    @Slot(object)
+    def _on_rung_made(self, path: Path) -> None:
+        decision, self._made_for = self._made_for, None
+        if decision is None:
+            return  # the user made a rung by hand: nothing to switch to
+        self.switched.emit(decision)
+        self._library.rescan()  # the family learns of the new file when the scan returns
+        self._inference.load_model(path, LoadParams.from_settings(self._settings))

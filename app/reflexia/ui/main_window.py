@@ -26,6 +26,7 @@ from reflexia.services.chat_session import ChatSession
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import LibrarySnapshot, ModelLibraryService
+from reflexia.services.quantization import QuantizationJob, QuantizationService
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
@@ -44,6 +45,7 @@ class MainWindow(QMainWindow):
         models_dir: Path,
         library: ModelLibraryService,
         governor: GovernorService,
+        quantization: QuantizationService,
         load_model: Callable[[Path], None],
         create_demo_model: Callable[[], None],
         window_state: QSettings,
@@ -57,6 +59,7 @@ class MainWindow(QMainWindow):
         self._models_dir = models_dir
         self._library = library
         self._governor = governor
+        self._quantization = quantization
         self._load_model = load_model
         self._create_demo_model = create_demo_model
         self._state = window_state
@@ -115,6 +118,12 @@ class MainWindow(QMainWindow):
         self.picker.model_chosen.connect(self.request_load)
         self._library.scanned.connect(self._on_library_scanned)
         self._governor.switched.connect(self._on_governor_switched)
+        self.memory_status.quantize_requested.connect(self._quantization.quantize)
+        self._quantization.started.connect(self._on_quantization_started)
+        self._quantization.progress.connect(self._on_quantization_progress)
+        self._quantization.finished.connect(self._on_quantization_finished)
+        self._quantization.failed.connect(self._on_quantization_failed)
+        self._quantization.cancelled.connect(self._on_quantization_cancelled)
         self.picker.open_requested.connect(self.open_model_file)
         self.chat_view.open_model_requested.connect(self.open_model_file)
         self.chat_view.demo_model_requested.connect(self._create_demo_model)
@@ -200,6 +209,38 @@ class MainWindow(QMainWindow):
             self.banner.show_message("<br>".join(problems), "warning")
 
     # -- service events ----------------------------------------------------
+    def _on_quantization_started(self, job: QuantizationJob) -> None:
+        self.banner.show_message(
+            f"<b>Making {job.rung}</b> from {job.source.name}… the app stays usable meanwhile.",
+            "info",
+            ("Cancel", self._quantization.cancel),
+        )
+        self.busy.setRange(0, 0)
+        self.busy.show()
+
+    def _on_quantization_progress(self, done: int, total: int) -> None:
+        self.busy.setRange(0, total)
+        self.busy.setValue(done)
+        self.statusBar().showMessage(f"Quantizing: {done}/{total} tensors")
+
+    def _quantization_ended(self) -> None:
+        self.busy.setRange(0, 0)
+        self.busy.setVisible(self._inference.is_loading or self._inference.is_generating)
+        self.statusBar().clearMessage()
+
+    def _on_quantization_finished(self, path: Path) -> None:
+        self._quantization_ended()
+        self.banner.show_message(f"<b>Made {path.name}</b> — it is in the model menu now.", "info")
+        self._library.rescan()
+
+    def _on_quantization_failed(self, error: ReflexiaError) -> None:
+        self._quantization_ended()
+        self.banner.show_message(f"<b>Quantization failed.</b> {error}", "error")
+
+    def _on_quantization_cancelled(self) -> None:
+        self._quantization_ended()
+        self.banner.show_message("Quantization cancelled; nothing was written.", "info")
+
     def _on_governor_switched(self, decision: Decision) -> None:
         self.banner.show_message(f"<b>Switched to {decision.to_rung}</b> — {decision.reason}", "info")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
 
@@ -12,7 +13,13 @@ _LEVEL_TEXT = {"normal": "Memory OK", "high": "Memory pressure high", "critical"
 
 
 class MemoryStatus(QWidget):
-    """Shows pressure and lets the user pin a rung (auto off) or hand control back."""
+    """Shows pressure; lets the user pin a rung (auto off), hand control back, or make a rung.
+
+    Signals:
+        quantize_requested(Path, str): make this rung from this source file.
+    """
+
+    quantize_requested = Signal(object, str)
 
     def __init__(self, governor: GovernorService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -66,6 +73,15 @@ class MemoryStatus(QWidget):
             action.triggered.connect(lambda _checked=False, r=rung: self.pin(r))
             group.addAction(action)
             self._menu.addAction(action)
+        source = family.best_source()
+        missing = family.missing_ladder_rungs()
+        if source is not None and source.quantization in ("f16", "bf16", "f32") and missing:
+            self._menu.addSeparator()
+            for rung in missing:
+                make = self._menu.addAction(f"Make {rung} from {source.path.name}")
+                make.triggered.connect(
+                    lambda _checked=False, r=rung, p=source.path: self.quantize_requested.emit(p, r)
+                )
 
     def pin(self, rung: str | None) -> None:
         """Pin ``rung`` or return to auto."""

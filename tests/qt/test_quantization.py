@@ -1,0 +1,75 @@
+"""Quantization from the app: a child process, progress, cancel, and the menu follows."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from reflexia.core.gguf_file import read_gguf
+from reflexia.services.quantization import QuantizationService
+from tests.qt.conftest import Heartbeat
+
+
+@pytest.fixture
+def family_dir(model_dir: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    for name in ("tiny-f16.gguf", "tiny-q4_k_m.gguf"):
+        shutil.copy(model_dir / name, folder / name)
+    return folder
+
+
+def test_make_a_rung_from_the_menu(qtbot: QtBot, make_app, family_dir: Path) -> None:
+    app = make_app(models_dir=family_dir)
+    window = app.window
+    qtbot.waitUntil(lambda: app.library.snapshot is not None, timeout=10_000)
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000):
+        app.load_model(family_dir / "tiny-f16.gguf")
+    menu = window.memory_status._menu
+    menu.aboutToShow.emit()
+    actions = {action.text(): action for action in menu.actions()}
+    assert "Make q8_0 from tiny-f16.gguf" in actions and "Pin q4_k_m" in actions
+    progress: list[tuple[int, int]] = []
+    app.quantization.progress.connect(lambda done, total: progress.append((done, total)))
+    with Heartbeat() as heartbeat, qtbot.waitSignal(app.quantization.finished, timeout=60_000) as finished:
+        actions["Make q8_0 from tiny-f16.gguf"].trigger()
+        assert window.banner.isVisible() and "Making q8_0" in window.banner.label.text()
+    made = finished.args[0]
+    assert made == family_dir / "tiny-q8_0.gguf" and read_gguf(made).quantization == "q8_0"
+    assert progress and progress[-1][0] == progress[-1][1]  # every tensor reported
+    assert heartbeat.max_gap_s < 0.05, f"{heartbeat.max_gap_s * 1000:.0f} ms"
+    assert "Made tiny-q8_0.gguf" in window.banner.label.text()
+    qtbot.waitUntil(
+        lambda: any("q8_0" in window.picker.itemText(i) for i in range(window.picker.count())), timeout=10_000
+    )
+
+
+def test_cancel_leaves_nothing_behind(qtbot: QtBot, family_dir: Path) -> None:
+    service = QuantizationService()
+    with qtbot.waitSignal(service.cancelled, timeout=30_000):
+        job = service.quantize(family_dir / "tiny-f16.gguf", "q5_k_m")
+        assert job is not None and service.busy
+        service.cancel()
+    assert not service.busy
+    assert sorted(p.name for p in family_dir.iterdir()) == ["tiny-f16.gguf", "tiny-q4_k_m.gguf"]
+
+
+def test_a_second_quantization_while_one_runs_is_refused(qtbot: QtBot, family_dir: Path) -> None:
+    service = QuantizationService()
+    assert service.quantize(family_dir / "tiny-f16.gguf", "q5_k_m") is not None
+    with qtbot.waitSignal(service.failed) as failed:
+        assert service.quantize(family_dir / "tiny-f16.gguf", "q8_0") is None
+    assert "another quantization is running" in str(failed.args[0])
+    with qtbot.waitSignal(service.finished, timeout=60_000):
+        pass
+    assert (family_dir / "tiny-q5_k_m.gguf").is_file()
+
+
+def test_failure_is_reported_with_the_reason(qtbot: QtBot, family_dir: Path) -> None:
+    service = QuantizationService()
+    with qtbot.waitSignal(service.failed, timeout=30_000) as failed:
+        service.quantize(family_dir / "tiny-q4_k_m.gguf", "q4_0")
+    assert "already quantized" in str(failed.args[0])
