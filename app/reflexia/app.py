@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 
 from reflexia.core import paths
 from reflexia.core.backend import LoadParams, SamplingParams
+from reflexia.core.complexity import complexity_of
 from reflexia.core.llama_engine import LlamaCppBackend
 from reflexia.core.model_factory import make_model
 from reflexia.core.quantizer import quantize_model
@@ -111,7 +112,13 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     models_dir = settings.models_dir()
     library = ModelLibraryService(models_dir, settings)
     quantization = QuantizationService()
-    governor = GovernorService(inference, library, quantization, settings)
+
+    def conversation_complexity() -> float:
+        text = "\n".join(message.content for message in chat.conversation.messages())
+        # ~4 characters a token is close enough for a share of the context window
+        return complexity_of(text, len(text) // 4, settings.model.context_length, False)
+
+    governor = GovernorService(inference, library, quantization, settings, complexity=conversation_complexity)
     holder: dict[str, ReflexiaApp] = {}
     window = MainWindow(
         inference,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from reflexia.core.complexity import complexity_of
 from reflexia.core.governor import (
     Decision,
     GovernorConfig,
@@ -20,7 +21,6 @@ from reflexia.core.governor import (
     MemoryGovernor,
     RungOption,
     classify_pressure,
-    complexity_of,
     decide,
     fits,
     rung_budget,
