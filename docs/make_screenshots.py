@@ -7,15 +7,20 @@ the project's own tool (random weights, so replies are gibberish by design).
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import psutil
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 OUT = Path(__file__).resolve().parent / "screenshots"
+EAT = "import sys; block = b'\\x01' * int(sys.argv[1]); print('ready', flush=True); sys.stdin.read()"
 
 
 def wait(ms: int) -> None:
@@ -36,7 +41,14 @@ def main() -> int:
     os.environ["REFLEXIA_HOME"] = str(home)
     # Short replies, so a whole exchange fits in the picture.
     (home / "config").mkdir(parents=True)
-    (home / "config" / "config.json").write_text('{"sampling": {"max_tokens": 90, "seed": 4}}')
+    # Pressure thresholds just above what the machine uses now, so that a child process
+    # holding a few GB shows the governor at work (the same set-up as the integration test).
+    high = max(10, math.ceil(psutil.virtual_memory().percent) + 4)
+    config = {
+        "sampling": {"max_tokens": 90, "seed": 4},
+        "memory": {"high_pressure_percent": high, "critical_pressure_percent": high + 25, "dwell_seconds": 1},
+    }
+    (home / "config" / "config.json").write_text(json.dumps(config))
     from reflexia.app import build_app, load_style_sheet
     from reflexia.core.model_factory import make_model
     from reflexia.core.quantizer import quantize_model
@@ -76,6 +88,30 @@ def main() -> int:
     wait_until(lambda: not app.chat.is_replying)
     wait(300)
     window.grab().save(str(OUT / "chat.png"))
+
+    # The model menu, open: families, rungs, sizes and fit verdicts (a screen grab shows the popup).
+    window.picker.showPopup()
+    wait(400)
+    screen = QApplication.primaryScreen()
+    screen.grabWindow(0).copy(window.frameGeometry()).save(str(OUT / "model-picker.png"))
+    window.picker.hidePopup()
+
+    # The governor: run f16, then a child process takes memory past the high threshold.
+    app.load_model(source)
+    wait_until(lambda: app.inference.model is not None and app.inference.model.quantization == "f16")
+    wait(1500)
+    memory = psutil.virtual_memory()
+    size = int(memory.total * (high + 4) / 100 - (memory.total - memory.available))
+    eater = subprocess.Popen(
+        [sys.executable, "-c", EAT, str(size)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    try:
+        wait_until(lambda: app.inference.model is not None and app.inference.model.quantization == "q4_k_m")
+        wait(1500)
+        window.grab().save(str(OUT / "governor-banner.png"))
+    finally:
+        eater.kill()
+        eater.wait()
     app.shutdown()
     print(f"screenshots in {OUT}")
     return 0
