@@ -23,6 +23,7 @@ from typing import Any, BinaryIO, Final
 import gguf
 
 from reflexia.core.errors import ModelFileError, UnsupportedModelError
+from reflexia.core.gguf_stream import BadStringLengthError, ByteStream, TruncatedReadError
 
 __all__ = [
     "SUPPORTED_ARCHITECTURES",
@@ -56,7 +57,6 @@ _MAX_DIMS: Final = 4
 _PLAUSIBLE: Final = 1 << 24
 _KEEP_STRING: Final = 1024  # longer metadata strings are summarized, not kept
 _SMALL_ARRAY: Final = 256  # numeric arrays up to this length are read (per-layer values)
-_CHUNK: Final = 1 << 20
 _ALWAYS_KEPT: Final = frozenset(
     {"general.architecture", "general.name", "general.type", "tokenizer.chat_template"}
 )
@@ -217,101 +217,13 @@ def read_gguf(path: str | os.PathLike[str]) -> GGUFInfo:
             raise ModelFileError(name, f"cannot read: {exc.strerror or exc}") from exc
 
 
-class _TruncatedError(Exception):
-    """The file ended before a structure it declares."""
-
-
-class _BadStringError(Exception):
-    """A string inside a string array claims more bytes than the file has left."""
-
-    def __init__(self, index: int, length: int, at: int) -> None:
-        super().__init__(index, length, at)
-        self.index, self.length, self.at = index, length, at
-
-
-class _Stream:
-    """Sequential reads over a file object through a chunked buffer.
-
-    Parsing with ``struct.unpack_from`` on a buffer is several times faster
-    than one ``read`` call per field, which matters for 150k-token vocabularies.
-    """
-
-    def __init__(self, f: BinaryIO, size: int) -> None:
-        self._f = f
-        self.size = size
-        self._buf = b""
-        self._base = 0  # file offset of _buf[0]
-        self._pos = 0  # read position inside _buf
-
-    @property
-    def offset(self) -> int:
-        """Absolute file offset of the next byte to read."""
-        return self._base + self._pos
-
-    @property
-    def remaining(self) -> int:
-        """Bytes between the read position and the end of the file."""
-        return self.size - self._base - self._pos
-
-    def _fill(self, n: int) -> None:
-        tail = self._buf[self._pos :]
-        self._base += self._pos
-        self._buf = tail + self._f.read(max(_CHUNK, n - len(tail)))
-        self._pos = 0
-        if len(self._buf) < n:
-            raise _TruncatedError
-
-    def unpack(self, fmt: struct.Struct) -> tuple[Any, ...]:
-        if self._pos + fmt.size > len(self._buf):
-            self._fill(fmt.size)
-        values = fmt.unpack_from(self._buf, self._pos)
-        self._pos += fmt.size
-        return values
-
-    def read(self, n: int) -> bytes:
-        if self._pos + n > len(self._buf):
-            self._fill(n)
-        data = self._buf[self._pos : self._pos + n]
-        self._pos += n
-        return data
-
-    def skip(self, n: int) -> None:
-        if self._pos + n <= len(self._buf):
-            self._pos += n
-            return
-        target = self.offset + n
-        if target > self.size:
-            raise _TruncatedError
-        self._f.seek(target)
-        self._buf, self._base, self._pos = b"", target, 0
-
-    def skip_strings(self, count: int) -> None:
-        """Skip ``count`` length-prefixed strings; the hot loop of a header read."""
-        unpack = _U64.unpack_from
-        buf, pos = self._buf, self._pos
-        for index in range(count):
-            if pos + 8 > len(buf):
-                self._pos = pos
-                self._fill(8)
-                buf, pos = self._buf, self._pos
-            (n,) = unpack(buf, pos)
-            pos += 8 + n
-            if pos > len(buf):  # the string leaves the buffer: seek past it
-                self._pos = pos - n
-                if n > self.remaining:
-                    raise _BadStringError(index, n, self.offset - 8)
-                self.skip(n)
-                buf, pos = self._buf, self._pos
-        self._pos = pos
-
-
 class _Parser:
     """Single-use parser of one open file; see :func:`read_gguf`."""
 
     def __init__(self, path: str, f: BinaryIO, size: int) -> None:
         self.path = path
         self.size = size
-        self.s = _Stream(f, size)
+        self.s = ByteStream(f, size)
         self.where = "the header"  # what was being read, for truncation messages
         self.values: dict[str, object] = {}  # scalars and the strings we keep
         self.metadata: dict[str, object] = {}  # every key in file order, big values summarized
@@ -334,7 +246,7 @@ class _Parser:
             for i in range(n_tensors):
                 self.where = f"tensor info #{i + 1} of {n_tensors}"
                 self.tensor_info(i + 1, names)
-        except _TruncatedError:
+        except TruncatedReadError:
             raise ModelFileError(
                 self.path, f"truncated at byte {self.size} while reading {self.where}"
             ) from None
@@ -383,7 +295,7 @@ class _Parser:
         if n > self.s.remaining:
             if n > _PLAUSIBLE:
                 raise self.corrupt(f"{what} has length {n} beyond end of file at byte {at}")
-            raise _TruncatedError
+            raise TruncatedReadError
         return int(n)
 
     def key_value(self, number: int) -> None:
@@ -427,17 +339,17 @@ class _Parser:
                 raise self.corrupt(
                     f"metadata array '{key}' claims {count} elements beyond end of file at byte {at + 4}"
                 )
-            raise _TruncatedError
+            raise TruncatedReadError
         if etype == _VT.STRING:
             try:
                 s.skip_strings(count)
-            except _BadStringError as bad:
+            except BadStringLengthError as bad:
                 if bad.length > _PLAUSIBLE:
                     raise self.corrupt(
                         f"string #{bad.index + 1} of metadata array '{key}' has length "
                         f"{bad.length} beyond end of file at byte {bad.at}"
                     ) from None
-                raise _TruncatedError from None
+                raise TruncatedReadError from None
         elif count <= _SMALL_ARRAY:
             fmt = f"<{count}{_SCALAR_FORMATS[etype]}"
             self.small_arrays[key] = struct.unpack(fmt, s.read(count * item_size))
