@@ -46,7 +46,8 @@ def find_family(settings: Settings, path_or_name: str) -> ModelFamily:
 
 def fit_fields(info: GGUFInfo, settings: Settings) -> dict[str, object]:
     """``estimate_mb`` and ``fit`` of one file at the configured context (for inspect --json)."""
-    fit = check_fit(info, settings.model.context_length, MemoryBudget.from_system(settings.memory))
+    budget = MemoryBudget.from_system(settings.memory)
+    fit = check_fit(info, settings.model.context_length, budget, gpu_layers=settings.model.gpu_layers)
     return {
         "estimate_mb": -(-fit.estimate.total_bytes // 2**20),
         "fit": fit.verdict,
@@ -60,7 +61,10 @@ def cmd_models(args: argparse.Namespace) -> int:
     catalog = _catalog(settings)
     budget = MemoryBudget.from_system(settings.memory)
     context = settings.model.context_length
-    reports = {family.key: family_report(family, context, budget) for family in catalog.families}
+    reports = {
+        family.key: family_report(family, context, budget, gpu_layers=settings.model.gpu_layers)
+        for family in catalog.families
+    }
     if args.json:
         families = [
             {
@@ -107,7 +111,9 @@ def governor_for(family: ModelFamily, settings: Settings) -> MemoryGovernor:
 
     def options() -> list[RungOption]:
         budget = MemoryBudget.from_system(settings.memory)
-        return rung_options(family_report(family, settings.model.context_length, budget))
+        return rung_options(
+            family_report(family, settings.model.context_length, budget, gpu_layers=settings.model.gpu_layers)
+        )
 
     return MemoryGovernor(GovernorConfig.from_settings(settings.memory), options)
 

@@ -61,13 +61,24 @@ def family_report(
     *,
     already_loaded_bytes: int = 0,
     include_creatable: bool = True,
+    gpu_layers: int = 0,
 ) -> list[RungReport]:
-    """Every rung of ``family``, lowest precision first, with its estimate and verdict."""
+    """Every rung of ``family``, lowest precision first, with its estimate and verdict.
+
+    ``gpu_layers`` is the setting (-1: all); only a discrete-GPU build keeps offloaded
+    weights out of system memory, which the estimate accounts for.
+    """
     reports: list[RungReport] = []
     for entry in family.files:
         if entry.info is None:
             continue
-        fit = check_fit(entry.info, context_length, budget, already_loaded_bytes=already_loaded_bytes)
+        fit = check_fit(
+            entry.info,
+            context_length,
+            budget,
+            already_loaded_bytes=already_loaded_bytes,
+            gpu_layers=gpu_layers,
+        )
         reports.append(
             RungReport(
                 entry.quantization or entry.info.quantization,
@@ -88,7 +99,7 @@ def family_report(
             if not source_bits or not rung_bits:
                 continue
             # A rung not made yet: the source's estimate with its weights scaled by bits per weight.
-            estimate = estimate_memory(source.info, context_length)
+            estimate = estimate_memory(source.info, context_length, gpu_layers=gpu_layers)
             estimate = replace(estimate, weights_bytes=int(estimate.weights_bytes * rung_bits / source_bits))
             usable = budget.usable_bytes(already_loaded_bytes)
             verdict: FitVerdict = "fits" if estimate.total_bytes <= usable else "too_large"

@@ -135,7 +135,14 @@ class GovernorService(QObject):
         if self._family is None:
             return []
         budget = MemoryBudget.from_system(self._settings.memory)
-        return rung_options(family_report(self._family, self._settings.model.context_length, budget))
+        return rung_options(
+            family_report(
+                self._family,
+                self._settings.model.context_length,
+                budget,
+                gpu_layers=self._settings.model.gpu_layers,
+            )
+        )
 
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:

@@ -52,7 +52,13 @@ def build_snapshot(models_dir: Path, settings: Settings) -> LibrarySnapshot:
     entries = [
         LibraryEntry(family.display_name, report)
         for family in catalog.families
-        for report in family_report(family, settings.model.context_length, budget, include_creatable=False)
+        for report in family_report(
+            family,
+            settings.model.context_length,
+            budget,
+            include_creatable=False,
+            gpu_layers=settings.model.gpu_layers,
+        )
     ]
     return LibrarySnapshot(catalog, tuple(entries))
 
