@@ -73,3 +73,19 @@ def test_failure_is_reported_with_the_reason(qtbot: QtBot, family_dir: Path) -> 
     with qtbot.waitSignal(service.failed, timeout=30_000) as failed:
         service.quantize(family_dir / "tiny-q4_k_m.gguf", "q4_0")
     assert "already quantized" in str(failed.args[0])
+
+
+def test_cancel_in_the_middle_of_quantizing_removes_the_partial_file(qtbot: QtBot, tmp_path: Path) -> None:
+    from reflexia.core.model_factory import make_model
+
+    folder = tmp_path / "small"
+    source = make_model(folder / "small-f16.gguf", size="small", seed=5)
+    service = QuantizationService()
+    with qtbot.waitSignal(service.progress, timeout=30_000) as first:
+        service.quantize(source, "q4_k_m")  # k-quants of the small model take ~0.5 s: time to cancel
+    done, total = first.args
+    assert 0 < done < total
+    assert any(p.name.startswith(".small-q4_k_m.gguf.") for p in folder.iterdir())  # the partial file
+    with qtbot.waitSignal(service.cancelled, timeout=10_000):
+        service.cancel()
+    assert sorted(p.name for p in folder.iterdir()) == ["small-f16.gguf"]
