@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -59,9 +59,15 @@ class ReflexiaApp:
     errors: ErrorRelay
     jobs: list[Job]
 
-    def load_model(self, path: Path) -> None:
-        """Load ``path`` with the configured parameters (on the inference worker)."""
-        self.inference.load_model(path, LoadParams.from_settings(self.settings))
+    def load_model(self, path: Path, context_length: int | None = None) -> None:
+        """Load ``path`` with the configured parameters (on the inference worker).
+
+        ``context_length`` overrides the configured context (a model that fits only with less).
+        """
+        params = LoadParams.from_settings(self.settings)
+        if context_length:
+            params = replace(params, context_length=context_length)
+        self.inference.load_model(path, params)
 
     def create_demo_model(self) -> None:
         """Generate a small demo model off the GUI thread, then load it."""
@@ -127,7 +133,7 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         library=library,
         governor=governor,
         quantization=quantization,
-        load_model=lambda path: holder["app"].load_model(path),
+        load_model=lambda path, context: holder["app"].load_model(path, context),
         create_demo_model=lambda: holder["app"].create_demo_model(),
         window_state=QSettings(str(state_file), QSettings.Format.IniFormat),
     )

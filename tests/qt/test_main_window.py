@@ -6,6 +6,7 @@ import itertools
 import time
 from pathlib import Path
 
+import psutil
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -55,6 +56,39 @@ def test_a_model_too_large_is_refused_with_advice_and_can_be_loaded_anyway(
     with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000):
         qtbot.mouseClick(window.banner.action_button, Qt.MouseButton.LeftButton)
     assert app.inference.model is not None and app.inference.model.path == small_model
+
+
+def test_a_model_that_fits_only_with_less_context_loads_with_less(
+    qtbot: QtBot, make_app, model_dir: Path, tmp_path: Path
+) -> None:
+    from reflexia.core.model_factory import make_model
+
+    folder = tmp_path / "models"
+    source = make_model(folder / "small-f16.gguf", size="small", seed=1)  # ~66 MB at 4096 tokens
+    available_mb = psutil.virtual_memory().available // 2**20
+    app = make_app({"memory": {"min_free_memory_mb": int(available_mb - 50)}}, models_dir=folder)
+    window = app.window
+    qtbot.waitUntil(lambda: app.library.snapshot is not None, timeout=10_000)
+    entry = app.library.snapshot.entry_for(source)
+    assert entry is not None and entry.report.fit == "shorter_context", entry
+    assert 0 < entry.report.max_context < 4096
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000) as loaded:
+        window.request_load(source)
+    assert loaded.args[0].context_length == entry.report.max_context
+    assert f"Loaded with a {entry.report.max_context}-token context" in window.banner.label.text()
+
+
+def test_a_file_from_outside_the_library_is_checked_before_loading(
+    qtbot: QtBot, make_app, tiny_model: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere" / "tiny.gguf"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(tiny_model.read_bytes())
+    app = make_app({"memory": {"min_free_memory_mb": 1_048_576}})
+    app.window.request_load(elsewhere)
+    qtbot.waitUntil(lambda: app.window.banner.isVisible(), timeout=10_000)
+    assert "too large for this machine" in app.window.banner.label.text()
+    assert app.inference.model is None
 
 
 def test_the_menu_follows_the_models_folder(

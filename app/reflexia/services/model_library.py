@@ -8,7 +8,8 @@ from pathlib import Path
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
 from reflexia.core.catalog import Catalog, scan_catalog
-from reflexia.core.memory_estimate import MemoryBudget
+from reflexia.core.gguf_file import read_gguf
+from reflexia.core.memory_estimate import FitResult, MemoryBudget, check_fit
 from reflexia.core.rung_report import RungReport, family_report
 from reflexia.core.settings import Settings
 from reflexia.services.jobs import Job
@@ -63,14 +64,25 @@ def build_snapshot(models_dir: Path, settings: Settings) -> LibrarySnapshot:
     return LibrarySnapshot(catalog, tuple(entries))
 
 
+def check_file(path: Path, settings: Settings) -> FitResult:
+    """The fit verdict of one file, e.g. one opened from outside the library (runs on a worker)."""
+    info = read_gguf(path)
+    budget = MemoryBudget.from_system(settings.memory)
+    return check_fit(info, settings.model.context_length, budget, gpu_layers=settings.model.gpu_layers)
+
+
 class ModelLibraryService(QObject):
     """Keeps a fresh snapshot of the models folder. Lives on the GUI thread.
 
     Signals:
         scanned(LibrarySnapshot): a scan finished.
+        file_checked(Path, FitResult): the verdict asked for with :meth:`check`.
+        check_failed(Path, ReflexiaError): the file could not be read.
     """
 
     scanned = Signal(object)
+    file_checked = Signal(object, object)
+    check_failed = Signal(object, object)
 
     def __init__(self, models_dir: Path, settings: Settings) -> None:
         super().__init__()
@@ -95,6 +107,15 @@ class ModelLibraryService(QObject):
         self._watch()
         job = Job("Scanning the models folder", build_snapshot, self._models_dir, self._settings)
         job.returned.connect(self._on_scanned)
+        job.finished.connect(lambda: self._jobs.remove(job))
+        self._jobs.append(job)
+        job.start()
+
+    def check(self, path: Path) -> None:
+        """Work out ``path``'s fit verdict on a worker; ``file_checked`` or ``check_failed`` follows."""
+        job = Job("Checking the model", check_file, path, self._settings)
+        job.returned.connect(lambda fit: self.file_checked.emit(path, fit))
+        job.failed.connect(lambda error: self.check_failed.emit(path, error))
         job.finished.connect(lambda: self._jobs.remove(job))
         self._jobs.append(job)
         job.start()

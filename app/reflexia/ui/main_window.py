@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from reflexia.core.backend import GenerationResult, ModelInfo
 from reflexia.core.errors import ReflexiaError
 from reflexia.core.governor import Decision
+from reflexia.core.memory_estimate import FitResult
 from reflexia.core.model_files import human_size
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.governor_service import GovernorService
@@ -46,7 +47,7 @@ class MainWindow(QMainWindow):
         library: ModelLibraryService,
         governor: GovernorService,
         quantization: QuantizationService,
-        load_model: Callable[[Path], None],
+        load_model: Callable[[Path, int | None], None],
         create_demo_model: Callable[[], None],
         window_state: QSettings,
     ) -> None:
@@ -117,6 +118,8 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.picker.model_chosen.connect(self.request_load)
         self._library.scanned.connect(self._on_library_scanned)
+        self._library.file_checked.connect(self._on_file_checked)
+        self._library.check_failed.connect(lambda _path, error: self._on_model_load_failed(error))
         self._governor.switched.connect(self._on_governor_switched)
         self.memory_status.quantize_requested.connect(self._quantization.quantize)
         self._quantization.started.connect(self._on_quantization_started)
@@ -164,12 +167,31 @@ class MainWindow(QMainWindow):
             )
 
     def request_load(self, path: Path) -> None:
-        """Load ``path`` unless the memory estimate says it cannot fit; then offer "Load anyway"."""
+        """Load ``path`` if it fits (with a shorter context if need be); else explain, offer "Load anyway"."""
         snapshot = self._library.snapshot
         entry = snapshot.entry_for(path) if snapshot else None
-        if entry is None or entry.report.fit != "too_large":
-            self._load_model(path)
+        if entry is None:
+            self._library.check(path)  # not in the library: judge it on a worker first
             return
+        report = entry.report
+        self._load_if_it_fits(path, report.fit, report.max_context, report.message)
+
+    def _on_file_checked(self, path: Path, fit: FitResult) -> None:
+        self._load_if_it_fits(path, fit.verdict, fit.max_context, fit.message)
+
+    def _load_if_it_fits(self, path: Path, verdict: str, max_context: int, message: str) -> None:
+        if verdict == "fits":
+            self._load_model(path, None)
+            return
+        if verdict == "shorter_context":
+            self._load_model(path, max_context)
+            self.banner.show_message(
+                f"<b>Loaded with a {max_context}-token context</b> so that it fits in memory now "
+                f"({message}).",
+                "info",
+            )
+            return
+        snapshot = self._library.snapshot
         family = snapshot.catalog.find(path) if snapshot else None
         fitting = [
             e.report.quantization
@@ -179,9 +201,9 @@ class MainWindow(QMainWindow):
         advice = f" The largest rung that fits is {fitting[-1]}." if fitting else ""
         self.picker.show_current(self._inference.model.path if self._inference.model else None)
         self.banner.show_message(
-            f"<b>{path.name} is too large for this machine now.</b> {entry.report.message}.{advice}",
+            f"<b>{path.name} is too large for this machine now.</b> {message}.{advice}",
             "error",
-            ("Load anyway", lambda: self._load_model(path)),
+            ("Load anyway", lambda: self._load_model(path, None)),
         )
 
     def open_model_file(self) -> None:
@@ -254,6 +276,10 @@ class MainWindow(QMainWindow):
         if self.banner.kind != "info":  # keep the governor's "Switched to …" notice
             self.banner.hide()
         self._show_model(info)
+        self.chat_view.set_empty_hint(
+            f"<b>{info.name}</b> ({info.quantization}, {info.context_length}-token context) is ready. "
+            "Type a message below: <b>Enter</b> sends, <b>Shift+Enter</b> starts a new line."
+        )
         self.statusBar().showMessage(f"Loaded {info.path.name} in {info.load_s:.2f} s", 5000)
         self.composer.input.setFocus()
 
