@@ -49,6 +49,9 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--auto-quant", action="store_true", help="let the memory governor pick the model's quantization"
     )
+    chat.add_argument(
+        "--load-anyway", action="store_true", help="load even if the model does not fit in memory"
+    )
 
     inspect = commands.add_parser("inspect", help="show a GGUF file's metadata without loading it")
     inspect.add_argument("path", type=Path)
@@ -86,7 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
 def _cmd_chat(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from reflexia.core.backend import GenerationRequest, LoadParams, SamplingParams, TokenChunk
+    from reflexia.core.backend import GenerationRequest, SamplingParams, TokenChunk
     from reflexia.core.conversation import ChatMessage
     from reflexia.core.llama_engine import LlamaCppBackend
     from reflexia.core.settings import load_settings
@@ -113,7 +116,9 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
         model_path, decision = auto_quant_model(args.model, settings)
     backend = LlamaCppBackend()
-    info = backend.load(model_path, LoadParams.from_settings(settings))
+    from reflexia.cli_library import fitting_load_params
+
+    info = backend.load(model_path, fitting_load_params(model_path, settings, load_anyway=args.load_anyway))
 
     def stream(chunk: TokenChunk) -> None:
         sys.stdout.write(chunk.text)
@@ -140,6 +145,7 @@ def _cmd_chat(args: argparse.Namespace) -> int:
                     "tokens_per_s": round(stats.tokens_per_s, 2),
                     "prompt_tokens_per_s": round(stats.prompt_tokens_per_s, 2),
                     "load_s": round(info.load_s, 4),
+                    "context_length": info.context_length,
                     "stop_reason": stats.stop_reason,
                 }
                 | ({"auto_quant": decision.to_json_dict()} if decision is not None else {})

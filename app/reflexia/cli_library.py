@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
+from reflexia.core.backend import LoadParams
 from reflexia.core.catalog import Catalog, ModelFamily, scan_catalog
 from reflexia.core.errors import ReflexiaError
 from reflexia.core.gguf_file import GGUFInfo, read_gguf
@@ -53,6 +55,35 @@ def fit_fields(info: GGUFInfo, settings: Settings) -> dict[str, object]:
         "fit": fit.verdict,
         "max_context": fit.max_context,
     }
+
+
+def fitting_load_params(
+    path: Path, settings: Settings, *, load_anyway: bool = False, budget: MemoryBudget | None = None
+) -> LoadParams:
+    """Load parameters for ``path`` that fit memory now (a shorter context if need be).
+
+    Raises:
+        LibraryError: the model does not fit even at the shortest context (unless ``load_anyway``);
+            the message names the largest rung of its family that would fit.
+    """
+    params = LoadParams.from_settings(settings)
+    info = read_gguf(path)
+    budget = budget or MemoryBudget.from_system(settings.memory)
+    fit = check_fit(info, params.context_length, budget, gpu_layers=params.gpu_layers)
+    if fit.verdict == "shorter_context":
+        return replace(params, context_length=fit.max_context)
+    if fit.verdict == "fits" or load_anyway:
+        return params
+    family = _catalog(settings, path).find(path)
+    fitting = [
+        r.quantization
+        for r in (family_report(family, params.context_length, budget) if family else [])
+        if r.exists and r.fit != "too_large"
+    ]
+    advice = f"; the largest rung that fits is {fitting[-1]}" if fitting else ""
+    raise LibraryError(
+        f"{path.name} is too large for this machine now: {fit.message}{advice} (--load-anyway to try)"
+    )
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -99,3 +99,19 @@ def test_chat_auto_quant_lets_the_governor_pick(library: Path) -> None:
     reply = json.loads(run.stdout)
     assert reply["quantization"] == "f16"
     assert reply["auto_quant"]["to"] == "f16" and reply["auto_quant"]["event"] == "decision"
+
+
+def test_chat_refuses_a_model_that_cannot_fit_unless_told_to_load_anyway(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIN_FREE_MEMORY_MB", str(1024 * 1024))  # keep 1 TB free: nothing fits
+    model = library / "tiny-f16.gguf"
+    line = assert_one_line_error(
+        reflexia_cli("chat", "--model", model, "--prompt", "hi"), "too large", "--load-anyway"
+    )
+    assert "tiny-f16.gguf" in line
+    run = reflexia_cli(
+        "chat", "--model", model, "--prompt", "hi", "--max-tokens", "3", "--json", "--load-anyway"
+    )
+    assert_success(run)
+    assert json.loads(run.stdout)["completion_tokens"] == 3
