@@ -130,3 +130,32 @@ def test_a_pinned_rung_stays_under_pressure(
     qtbot.wait(2000)
     assert switched == []
     assert app.inference.model is not None and app.inference.model.quantization == "f16"
+
+
+def test_a_missing_rung_is_made_by_the_quantizer_then_loaded(
+    qtbot: QtBot,
+    make_app,
+    pressure_settings: dict[str, object],
+    memory_eater,
+    tiny_f16_model: Path,
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "only-f16"
+    folder.mkdir()
+    source = folder / "tiny-f16.gguf"
+    source.write_bytes(tiny_f16_model.read_bytes())
+    app = make_app(pressure_settings, models_dir=folder)
+    _load(qtbot, app, source)
+    assert app.governor.family is not None and app.governor.family.rungs() == ("f16",)
+    made: list[Path] = []
+    app.quantization.finished.connect(made.append)
+    with qtbot.waitSignal(app.governor.switched, timeout=60_000) as switched:
+        memory_eater()
+    decision = switched.args[0]
+    assert decision.needs_quantization and decision.from_rung == "f16"
+    qtbot.waitUntil(
+        lambda: app.inference.model is not None and app.inference.model.quantization == decision.to_rung,
+        timeout=30_000,
+    )
+    assert made == [folder / f"tiny-{decision.to_rung}.gguf"]
+    assert "Switched to" in app.window.banner.label.text()

@@ -61,6 +61,7 @@ class MainWindow(QMainWindow):
         self._library = library
         self._governor = governor
         self._quantization = quantization
+        self._governor_made_rung = False
         self._load_model = load_model
         self._create_demo_model = create_demo_model
         self._state = window_state
@@ -252,8 +253,11 @@ class MainWindow(QMainWindow):
 
     def _on_quantization_finished(self, path: Path) -> None:
         self._quantization_ended()
-        self.banner.show_message(f"<b>Made {path.name}</b> — it is in the model menu now.", "info")
         self._library.rescan()
+        if self._governor_made_rung:  # the governor's own notice already says so
+            self._governor_made_rung = False
+            return
+        self.banner.show_message(f"<b>Made {path.name}</b> — it is in the model menu now.", "info")
 
     def _on_quantization_failed(self, error: ReflexiaError) -> None:
         self._quantization_ended()
@@ -264,7 +268,11 @@ class MainWindow(QMainWindow):
         self.banner.show_message("Quantization cancelled; nothing was written.", "info")
 
     def _on_governor_switched(self, decision: Decision) -> None:
-        self.banner.show_message(f"<b>Switched to {decision.to_rung}</b> — {decision.reason}", "info")
+        # The governor connects to the quantizer before this window does, so a rung it had
+        # made is announced here first; the quantizer's own notice is then skipped.
+        made = " (made just now by the quantizer)" if decision.needs_quantization else ""
+        self._governor_made_rung = decision.needs_quantization
+        self.banner.show_message(f"<b>Switched to {decision.to_rung}</b>{made} — {decision.reason}", "info")
 
     def _on_model_loading(self, path: Path) -> None:
         self.picker.setEnabled(False)
