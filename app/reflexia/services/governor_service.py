@@ -93,6 +93,7 @@ class GovernorService(QObject):
         self._inference = inference
         self._library = library
         self._quantization = quantization
+        self._latest_options: list[RungOption] = []
         self._made_for: Decision | None = None  # a decision waiting for the quantizer's rung
         self._settings = settings
         self._config = config or GovernorConfig.from_settings(settings.memory)
@@ -135,7 +136,7 @@ class GovernorService(QObject):
         if self._family is None:
             return []
         budget = MemoryBudget.from_system(self._settings.memory)
-        return rung_options(
+        self._latest_options = rung_options(
             family_report(
                 self._family,
                 self._settings.model.context_length,
@@ -143,6 +144,7 @@ class GovernorService(QObject):
                 gpu_layers=self._settings.model.gpu_layers,
             )
         )
+        return self._latest_options
 
     @Slot(object)
     def _on_model_loaded(self, info: ModelInfo) -> None:
@@ -161,11 +163,12 @@ class GovernorService(QObject):
             self._governor.set_current(info.quantization)
 
     def _current_model_bytes(self) -> int:
+        # From the options of the previous sample: estimating the family twice a second is waste.
         governor = self._governor
         if governor is None:
             return 0
         current = governor.state.current_rung
-        return next((o.estimate_bytes for o in governor.options() if o.rung == current), 0)
+        return next((o.estimate_bytes for o in self._latest_options if o.rung == current), 0)
 
     @Slot(object)
     def _on_sample(self, sample: MemorySample) -> None:
