@@ -234,3 +234,19 @@ def test_window_geometry_is_remembered(qtbot: QtBot, make_app) -> None:
     first.window.close()
     second = make_app()
     assert (second.window.width(), second.window.height()) == (760, 560)
+
+
+def test_create_demo_model_from_the_empty_window(qtbot: QtBot, make_app, tmp_path: Path) -> None:
+    empty = tmp_path / "no-models-yet"
+    app = make_app(models_dir=empty)
+    window = app.window
+    qtbot.waitUntil(lambda: app.library.snapshot is not None, timeout=10_000)
+    assert "No models yet" in window.chat_view.empty_hint.text()
+    with Heartbeat() as heartbeat, qtbot.waitSignal(app.inference.model_loaded, timeout=60_000) as loaded:
+        qtbot.mouseClick(window.chat_view.demo_button, Qt.MouseButton.LeftButton)
+    info = loaded.args[0]
+    assert info.path == empty / "reflexia-demo-q4_k_m.gguf" and info.quantization == "q4_k_m"
+    assert (empty / "reflexia-demo-f16.gguf").is_file()  # the source stays, for other rungs
+    assert heartbeat.max_gap_s < 0.05, f"{heartbeat.max_gap_s * 1000:.0f} ms"
+    assert "is ready" in window.chat_view.empty_hint.text()
+    qtbot.waitUntil(lambda: any("q4_k_m" in window.picker.itemText(i) for i in range(window.picker.count())))
