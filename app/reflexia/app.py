@@ -112,7 +112,12 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     settings = loaded.settings
     inference = InferenceService(LlamaCppBackend())
     role = next(r for r in settings.roles if r.name == settings.default_role)
-    chat = ChatSession(inference, SamplingParams.from_settings(settings), role.system_prompt)
+    chat = ChatSession(
+        inference,
+        SamplingParams.from_settings(settings),
+        role.system_prompt,
+        log_content=settings.logging.log_content,
+    )
     state_file = paths.config_dir() / "window-state.ini"
     state_file.parent.mkdir(parents=True, exist_ok=True)
     models_dir = settings.models_dir()

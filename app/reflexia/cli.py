@@ -253,6 +253,15 @@ def _cmd_make_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _log_start(what: str, log_path: Path) -> None:
+    import platform
+
+    log.info(
+        "reflexia %s starting: %s (Python %s, %s %s), log %s",
+        __version__, what, platform.python_version(), platform.system(), platform.machine(), log_path,
+    )  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reflexia`` console script."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -268,9 +277,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from reflexia.app import run_gui
 
             loaded = load_settings()
-            configure_logging(loaded.settings.logging.level, verbose=args.verbose)
+            log_path = configure_logging(loaded.settings.logging.level, verbose=args.verbose)
+            _log_start("app", log_path)
             return run_gui(loaded, [sys.argv[0], *arguments])
-        configure_logging("INFO", verbose=args.verbose)
+        _log_start(args.command, configure_logging("INFO", verbose=args.verbose))
         from reflexia import cli_library
 
         commands: dict[str, Callable[[argparse.Namespace], int]] = {

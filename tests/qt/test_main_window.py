@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 from pathlib import Path
 
 import psutil
+import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
@@ -250,3 +252,16 @@ def test_create_demo_model_from_the_empty_window(qtbot: QtBot, make_app, tmp_pat
     assert heartbeat.max_gap_s < 0.05, f"{heartbeat.max_gap_s * 1000:.0f} ms"
     assert "is ready" in window.chat_view.empty_hint.text()
     qtbot.waitUntil(lambda: any("q4_k_m" in window.picker.itemText(i) for i in range(window.picker.count())))
+
+
+def test_prompts_reach_the_log_only_when_asked(
+    qtbot: QtBot, make_app, tiny_model: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="reflexia")
+    for log_content in (False, True):
+        app = make_app({"logging": {"level": "DEBUG", "log_content": log_content}})
+        _load(qtbot, app, tiny_model)
+        secret = f"my secret plan {log_content}"
+        with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+            _type_and_enter(qtbot, app, secret)
+        assert any(secret in r.getMessage() for r in caplog.records) is log_content

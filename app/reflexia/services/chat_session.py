@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import QObject, Signal, Slot
 
 from reflexia.core.backend import GenerationRequest, GenerationResult, SamplingParams
 from reflexia.core.conversation import Conversation
 from reflexia.core.errors import ReflexiaError
 from reflexia.services.inference import InferenceService
+
+log = logging.getLogger(__name__)
 
 
 class ChatSession(QObject):
@@ -30,9 +34,15 @@ class ChatSession(QObject):
     reply_failed = Signal(str, str)
 
     def __init__(
-        self, inference: InferenceService, sampling: SamplingParams, system_prompt: str = ""
+        self,
+        inference: InferenceService,
+        sampling: SamplingParams,
+        system_prompt: str = "",
+        *,
+        log_content: bool = False,
     ) -> None:
         super().__init__()
+        self._log_content = log_content  # prompts reach the log only when the user asked for it
         self._inference = inference
         self._sampling = sampling
         self.conversation = Conversation(system_prompt=system_prompt)
@@ -58,6 +68,8 @@ class ChatSession(QObject):
             self.conversation.drop_last_user()
             return False
         self._request_id = request_id
+        if self._log_content:
+            log.debug("prompt of request %d: %s", request_id, text)
         self.reply_started.emit()
         return True
 
