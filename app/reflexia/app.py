@@ -5,6 +5,7 @@ Everything is constructed here, explicitly, once; no module-level registries.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -147,6 +148,10 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     app = ReflexiaApp(settings, library, governor, quantization, inference, chat, window, errors, [])
     holder["app"] = app
     window.show_problems(loaded.problems)
+    # Objects made at start-up live as long as the app; frozen, they are no longer traversed
+    # by the collector, whose full passes otherwise pause the GUI thread for tens of ms.
+    gc.collect()
+    gc.freeze()
     default_model = _resolve_default_model(settings)
     if default_model is not None:
         app.load_model(default_model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Iterator
@@ -55,18 +56,39 @@ class Heartbeat:
         self._last = 0.0
         self.max_gap_s = 0.0
         self.beats = 0
+        self.gaps: list[float] = []
+        self.gc_pauses: list[tuple[int, float]] = []
+        self._gc_started = 0.0
 
     def _beat(self) -> None:
         now = time.perf_counter()
         if self._last:
             self.max_gap_s = max(self.max_gap_s, now - self._last)
+            self.gaps.append(now - self._last)
         self._last = now
         self.beats += 1
 
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            self.gc_pauses.append((info["generation"], time.perf_counter() - self._gc_started))
+
+    def describe(self) -> str:
+        """The largest gaps and the collector's pauses, for a failure message."""
+        top = sorted(self.gaps, reverse=True)[:5]
+        pauses = sorted(self.gc_pauses, key=lambda p: -p[1])[:3]
+        return (
+            f"max {self.max_gap_s * 1000:.0f} ms; top gaps {[round(g * 1000) for g in top]} ms "
+            f"of {self.beats} beats; slowest gc {[(g, round(t * 1000, 1)) for g, t in pauses]}"
+        )
+
     def __enter__(self) -> Heartbeat:
         self._last = 0.0
+        gc.callbacks.append(self._gc)
         self._timer.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self._timer.stop()
+        gc.callbacks.remove(self._gc)

@@ -70,6 +70,9 @@ def memory_eater(pressure_settings: dict[str, object]) -> Iterator[object]:
     for child in children:
         child.kill()
         child.wait()
+        for pipe in (child.stdin, child.stdout):
+            if pipe is not None:
+                pipe.close()
 
 
 def _load(qtbot: QtBot, app: ReflexiaApp, model: Path) -> None:

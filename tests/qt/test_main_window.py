@@ -179,8 +179,8 @@ def test_gui_stays_responsive_during_load_and_generation(qtbot: QtBot, make_app,
         _type_and_enter(qtbot, app, "A long answer, please")
     assert finished.args[0].stats.completion_tokens == 1500
     assert during_reply.beats > 50
-    assert during_load.max_gap_s < 0.05, f"load: {during_load.max_gap_s * 1000:.0f} ms"
-    assert during_reply.max_gap_s < 0.05, f"generation: {during_reply.max_gap_s * 1000:.0f} ms"
+    assert during_load.max_gap_s < 0.05, f"load: {during_load.describe()}"
+    assert during_reply.max_gap_s < 0.05, f"generation: {during_reply.describe()}"
 
 
 def test_a_corrupt_model_shows_an_error_and_nothing_is_lost(

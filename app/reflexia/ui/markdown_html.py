@@ -74,7 +74,7 @@ class MarkdownStream:
     tail, so both halves still render as code.
     """
 
-    def __init__(self, max_tail: int = 1500) -> None:
+    def __init__(self, max_tail: int = 800) -> None:
         self.text = ""
         self._stable = 0  # text[:_stable] has been handed out as finished blocks
         self._reopen = ""  # fence opener to put in front of the tail after a cut inside a fence
