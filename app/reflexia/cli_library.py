@@ -20,7 +20,7 @@ from reflexia.core.governor import Decision, GovernorConfig, MemoryGovernor, Run
 from reflexia.core.memory_estimate import MemoryBudget, check_fit
 from reflexia.core.memory_monitor import sample_memory
 from reflexia.core.model_files import human_size
-from reflexia.core.rung_report import family_report, rung_options
+from reflexia.core.rung_report import family_report, largest_fitting_rung, rung_options
 from reflexia.core.settings import Settings, load_settings
 
 
@@ -75,12 +75,8 @@ def fitting_load_params(
     if fit.verdict == "fits" or load_anyway:
         return params
     family = _catalog(settings, path).find(path)
-    fitting = [
-        r.quantization
-        for r in (family_report(family, params.context_length, budget) if family else [])
-        if r.exists and r.fit != "too_large"
-    ]
-    advice = f"; the largest rung that fits is {fitting[-1]}" if fitting else ""
+    best = largest_fitting_rung(family_report(family, params.context_length, budget)) if family else None
+    advice = f"; the largest rung that fits is {best}" if best else ""
     raise LibraryError(
         f"{path.name} is too large for this machine now: {fit.message}{advice} (--load-anyway to try)"
     )

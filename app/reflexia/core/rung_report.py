@@ -111,6 +111,13 @@ def family_report(
     return reports
 
 
+def largest_fitting_rung(reports: list[RungReport]) -> str | None:
+    """The highest-precision rung on disk that fits (at least with a shorter context), if any."""
+    fitting = [r.quantization for r in sorted(reports, key=lambda r: precision_rank(r.quantization))
+               if r.exists and r.fit != "too_large"]  # fmt: skip
+    return fitting[-1] if fitting else None
+
+
 def rung_options(reports: list[RungReport]) -> list[RungOption]:
     """The governor's view of the ladder rungs among ``reports``, lowest precision first."""
     return [

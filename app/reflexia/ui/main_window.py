@@ -23,6 +23,7 @@ from reflexia.core.errors import ReflexiaError
 from reflexia.core.governor import Decision
 from reflexia.core.memory_estimate import FitResult
 from reflexia.core.model_files import human_size
+from reflexia.core.rung_report import largest_fitting_rung
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
@@ -194,12 +195,9 @@ class MainWindow(QMainWindow):
             return
         snapshot = self._library.snapshot
         family = snapshot.catalog.find(path) if snapshot else None
-        fitting = [
-            e.report.quantization
-            for e in (snapshot.entries if snapshot else ())
-            if family is not None and e.family == family.display_name and e.report.fit != "too_large"
-        ]
-        advice = f" The largest rung that fits is {fitting[-1]}." if fitting else ""
+        entries = snapshot.entries if snapshot and family else ()
+        best = largest_fitting_rung([e.report for e in entries if family and e.family == family.display_name])
+        advice = f" The largest rung that fits is {best}." if best else ""
         self.picker.show_current(self._inference.model.path if self._inference.model else None)
         self.banner.show_message(
             f"<b>{path.name} is too large for this machine now.</b> {message}.{advice}",
