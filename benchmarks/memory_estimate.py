@@ -29,10 +29,10 @@ from pathlib import Path
 
 import psutil
 
-from reflexia.core.gguf_file import read_gguf
-from reflexia.core.memory_estimate import estimate_memory, graph_buffer_bytes
-from reflexia.core.model_factory import MODEL_SIZES, make_model
-from reflexia.core.quantizer import quantize_model
+from reflexia.core.memory.estimate import estimate_memory, graph_buffer_bytes
+from reflexia.core.models.gguf_file import read_gguf
+from reflexia.core.models.model_factory import MODEL_SIZES, make_model
+from reflexia.core.models.quantizer import quantize_model
 
 MODELS = Path(__file__).resolve().parents[1] / ".bench-models"
 CONTEXT = 4096
@@ -73,10 +73,10 @@ def child(path: Path, context: int) -> None:
     """Measure one load in this (fresh) process and print the numbers as JSON."""
     import llama_cpp
 
-    from reflexia.core.backend import GenerationRequest, LoadParams, SamplingParams
-    from reflexia.core.conversation import ChatMessage
-    from reflexia.core.llama_engine import LlamaCppBackend
-    from reflexia.core.logging_setup import route_llama_log
+    from reflexia.core.config.logging_setup import route_llama_log
+    from reflexia.core.engine.backend import GenerationRequest, LoadParams, SamplingParams
+    from reflexia.core.engine.conversation import ChatMessage
+    from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
 
     reported: dict[str, float] = {}
 

@@ -50,9 +50,9 @@ def main() -> int:
     }
     (home / "config" / "config.json").write_text(json.dumps(config))
     from reflexia.app import build_app, load_style_sheet
-    from reflexia.core.model_factory import make_model
-    from reflexia.core.quantizer import quantize_model
-    from reflexia.core.settings import load_settings
+    from reflexia.core.config.settings import load_settings
+    from reflexia.core.models.model_factory import make_model
+    from reflexia.core.models.quantizer import quantize_model
 
     qt_app = QApplication(sys.argv)
     qt_app.setStyleSheet(load_style_sheet())

@@ -20,7 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from reflexia.core.settings import ENV_VARIABLES
+from reflexia.core.config.settings import ENV_VARIABLES
 
 
 @pytest.fixture(autouse=True)
@@ -66,8 +66,8 @@ def no_error_logs(caplog: pytest.LogCaptureFixture, request: pytest.FixtureReque
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Generated models: tiny f16 + q4_k_m and small q4_k_m, shared by the session."""
-    from reflexia.core.model_factory import make_model
-    from reflexia.core.quantizer import quantize_model
+    from reflexia.core.models.model_factory import make_model
+    from reflexia.core.models.quantizer import quantize_model
 
     folder = tmp_path_factory.mktemp("models")
     tiny = make_model(folder / "tiny-f16.gguf", size="tiny", seed=0)

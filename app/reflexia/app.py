@@ -16,13 +16,13 @@ from types import TracebackType
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QApplication
 
-from reflexia.core import paths
-from reflexia.core.backend import LoadParams, SamplingParams
-from reflexia.core.complexity import complexity_of
-from reflexia.core.llama_engine import LlamaCppBackend
-from reflexia.core.model_factory import make_model
-from reflexia.core.quantizer import quantize_model
-from reflexia.core.settings import LoadedSettings, Settings
+from reflexia.core.config import paths
+from reflexia.core.config.settings import LoadedSettings, Settings
+from reflexia.core.engine.backend import LoadParams, SamplingParams
+from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
+from reflexia.core.memory.complexity import complexity_of
+from reflexia.core.models.model_factory import make_model
+from reflexia.core.models.quantizer import quantize_model
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import reflexia
-from reflexia.core.gguf_file import read_gguf
+from reflexia.core.models.gguf_file import read_gguf
 from tests.malformed_gguf import write_malformed_set
 
 RUN_TIMEOUT_S = 60.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reflexia.core.gguf_file import read_gguf
+from reflexia.core.models.gguf_file import read_gguf
 from tests.e2e.test_cli import assert_one_line_error, assert_success, reflexia_cli
 
 

@@ -13,8 +13,8 @@ from PySide6.QtCore import QTimer
 from pytestqt.qtbot import QtBot
 
 from reflexia.app import ReflexiaApp, build_app
-from reflexia.core import paths
-from reflexia.core.settings import load_settings
+from reflexia.core.config import paths
+from reflexia.core.config.settings import load_settings
 
 
 def write_user_config(tree: dict[str, object]) -> None:

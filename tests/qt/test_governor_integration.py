@@ -25,8 +25,8 @@ EAT = "import sys; block = b'\\x01' * int(sys.argv[1]); print('ready', flush=Tru
 @pytest.fixture(scope="module")
 def small_family(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The small model at f16 and q4_k_m: replies at f16 last seconds, long enough to overlap."""
-    from reflexia.core.model_factory import make_model
-    from reflexia.core.quantizer import quantize_model
+    from reflexia.core.models.model_factory import make_model
+    from reflexia.core.models.quantizer import quantize_model
 
     folder = tmp_path_factory.mktemp("small-family")
     quantize_model(make_model(folder / "small-f16.gguf", size="small", seed=3), "q4_k_m")

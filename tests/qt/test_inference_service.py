@@ -9,10 +9,10 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from pytestqt.qtbot import QtBot
 
-from reflexia.core.backend import GenerationRequest, GenerationResult, LoadParams, SamplingParams
-from reflexia.core.conversation import ChatMessage
+from reflexia.core.engine.backend import GenerationRequest, GenerationResult, LoadParams, SamplingParams
+from reflexia.core.engine.conversation import ChatMessage
+from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
 from reflexia.core.errors import ModelFileError
-from reflexia.core.llama_engine import LlamaCppBackend
 from reflexia.services.inference import InferenceService
 
 ASK = (ChatMessage("user", "Hello"),)

@@ -39,7 +39,7 @@ def _menu(qtbot: QtBot, app: ReflexiaApp) -> list[str]:
 def test_model_menu_lists_families_rungs_sizes_and_fit(qtbot: QtBot, make_app, model_dir: Path) -> None:
     app = make_app()
     entries = _menu(qtbot, app)
-    assert "reflexia-tiny  ·  f16  ·  3.4 MB  ·  fits" in entries
+    assert "reflexia-tiny  ·  f16  ·  3.3 MB  ·  fits" in entries
     assert any(e.startswith("reflexia-tiny  ·  q4_k_m") for e in entries)
     assert any(e.startswith("reflexia-small  ·  q4_k_m") for e in entries)
     assert entries[-1] == "Open GGUF…"
@@ -63,7 +63,7 @@ def test_a_model_too_large_is_refused_with_advice_and_can_be_loaded_anyway(
 def test_a_model_that_fits_only_with_less_context_loads_with_less(
     qtbot: QtBot, make_app, model_dir: Path, tmp_path: Path
 ) -> None:
-    from reflexia.core.model_factory import make_model
+    from reflexia.core.models.model_factory import make_model
 
     folder = tmp_path / "models"
     source = make_model(folder / "small-f16.gguf", size="small", seed=1)  # ~66 MB at 4096 tokens

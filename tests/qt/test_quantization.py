@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from reflexia.core.gguf_file import read_gguf
+from reflexia.core.models.gguf_file import read_gguf
 from reflexia.services.quantization import QuantizationService
 from tests.qt.conftest import Heartbeat
 
@@ -76,7 +76,7 @@ def test_failure_is_reported_with_the_reason(qtbot: QtBot, family_dir: Path) -> 
 
 
 def test_cancel_in_the_middle_of_quantizing_removes_the_partial_file(qtbot: QtBot, tmp_path: Path) -> None:
-    from reflexia.core.model_factory import make_model
+    from reflexia.core.models.model_factory import make_model
 
     folder = tmp_path / "small"
     source = make_model(folder / "small-f16.gguf", size="small", seed=5)

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from reflexia.core.catalog import (
-    LADDER,
+from reflexia.core.models.catalog import (
     Catalog,
     ModelFamily,
     precision_rank,
     scan_catalog,
     strip_quantization_suffix,
 )
-from reflexia.core.gguf_file import read_gguf
-from reflexia.core.quantizer import quantize_model
+from reflexia.core.models.gguf_file import read_gguf
+from reflexia.core.models.ladder import LADDER
+from reflexia.core.models.quantizer import quantize_model
 
 
 @pytest.fixture(scope="module")

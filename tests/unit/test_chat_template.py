@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from reflexia.core.chat_template import CHATML_TEMPLATE, render_prompt
-from reflexia.core.conversation import ChatMessage
+from reflexia.core.engine.chat_template import CHATML_TEMPLATE, render_prompt
+from reflexia.core.engine.conversation import ChatMessage
 
 MESSAGES = (ChatMessage("system", "Be kind."), ChatMessage("user", "Hi!"))
 

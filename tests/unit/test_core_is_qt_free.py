@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_importing_every_core_module_loads_no_qt() -> None:
-    modules = [m.name for m in pkgutil.iter_modules(reflexia.core.__path__, "reflexia.core.")]
-    assert "reflexia.core.llama_engine" in modules
+    modules = [m.name for m in pkgutil.walk_packages(reflexia.core.__path__, "reflexia.core.")]
+    assert "reflexia.core.engine.llama_cpp.engine" in modules
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
@@ -29,4 +29,4 @@ def test_import_contracts_hold() -> None:
     lint_imports = Path(sys.executable).parent / "lint-imports"
     lint = subprocess.run([str(lint_imports), "--no-cache"], capture_output=True, text=True, cwd=ROOT)
     assert lint.returncode == 0, lint.stdout + lint.stderr
-    assert "Contracts: 2 kept, 0 broken." in lint.stdout
+    assert " 0 broken." in lint.stdout

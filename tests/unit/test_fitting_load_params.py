@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from reflexia.cli_library import LibraryError, fitting_load_params
-from reflexia.core.gguf_file import read_gguf
-from reflexia.core.memory_estimate import MemoryBudget, estimate_memory
-from reflexia.core.settings import load_settings
+from reflexia.cli.library import LibraryError, fitting_load_params
+from reflexia.core.config.settings import load_settings
+from reflexia.core.memory.estimate import MemoryBudget, estimate_memory
+from reflexia.core.models.gguf_file import read_gguf
 
 GIB = 1024**3
 

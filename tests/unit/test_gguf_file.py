@@ -10,10 +10,10 @@ import gguf
 import numpy as np
 import pytest
 
-from reflexia.core import gguf_file
 from reflexia.core.errors import ModelFileError, UnsupportedModelError
-from reflexia.core.gguf_file import SUPPORTED_ARCHITECTURES, GGUFInfo, quant_label, read_gguf
-from reflexia.core.model_factory import MODEL_SIZES, make_model
+from reflexia.core.models import gguf_file
+from reflexia.core.models.gguf_file import SUPPORTED_ARCHITECTURES, GGUFInfo, quant_label, read_gguf
+from reflexia.core.models.model_factory import MODEL_SIZES, make_model
 from tests.malformed_gguf import write_malformed_set
 
 TINY = MODEL_SIZES["tiny"]

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from reflexia.core.complexity import complexity_of
-from reflexia.core.governor import (
+from reflexia.core.config.settings import MemorySettings
+from reflexia.core.memory.complexity import complexity_of
+from reflexia.core.memory.governor import (
     Decision,
     GovernorConfig,
     GovernorEvent,
@@ -25,12 +26,12 @@ from reflexia.core.governor import (
     fits,
     rung_budget,
 )
-from reflexia.core.memory_monitor import MemorySample, sample_memory
-from reflexia.core.settings import MemorySettings
+from reflexia.core.memory.monitor import MemorySample, sample_memory
+from reflexia.core.models.ladder import LADDER
 
 GIB = 1024**3
 TOTAL = 100 * GIB
-LADDER = ("q4_0", "q4_k_m", "q5_k_m", "q8_0", "f16")
+
 ESTIMATE_GIB = {"q4_0": 16, "q4_k_m": 18, "q5_k_m": 22, "q8_0": 32, "f16": 60}
 CLI_KEYS = {"event", "level", "from", "to", "reason", "available_mb", "used_percent"}
 

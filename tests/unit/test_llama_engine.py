@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from reflexia.core.backend import GenerationRequest, LoadParams, SamplingParams, TokenChunk
-from reflexia.core.conversation import ChatMessage, Conversation
+from reflexia.core.engine.backend import GenerationRequest, LoadParams, SamplingParams, TokenChunk
+from reflexia.core.engine.conversation import ChatMessage, Conversation
+from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend, common_prefix_length
 from reflexia.core.errors import GenerationError, ModelFileError
-from reflexia.core.llama_engine import LlamaCppBackend, common_prefix_length
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
 

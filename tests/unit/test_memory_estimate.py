@@ -9,11 +9,11 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from reflexia.core.backend import LoadParams
-from reflexia.core.gguf_file import GGUFInfo, read_gguf
+from reflexia.core.config.settings import load_settings
+from reflexia.core.engine.backend import LoadParams
+from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
 from reflexia.core.hardware import is_apple_silicon
-from reflexia.core.llama_engine import LlamaCppBackend
-from reflexia.core.memory_estimate import (
+from reflexia.core.memory.estimate import (
     MemoryBudget,
     MemoryEstimate,
     check_fit,
@@ -21,9 +21,9 @@ from reflexia.core.memory_estimate import (
     graph_buffer_bytes,
     largest_fitting,
 )
-from reflexia.core.model_factory import MODEL_SIZES
-from reflexia.core.quantizer import quantize_model
-from reflexia.core.settings import load_settings
+from reflexia.core.models.gguf_file import GGUFInfo, read_gguf
+from reflexia.core.models.model_factory import MODEL_SIZES
+from reflexia.core.models.quantizer import quantize_model
 
 GB = 1024**3
 MiB = 1024**2

@@ -10,14 +10,15 @@ import llama_cpp
 import pytest
 
 from reflexia.core.errors import ModelFileError, QuantizationError
-from reflexia.core.gguf_file import read_gguf
-from reflexia.core.model_factory import (
+from reflexia.core.models.gguf_file import read_gguf
+from reflexia.core.models.ladder import LADDER as QUANT_RUNGS
+from reflexia.core.models.model_factory import (
     CHATML_TEMPLATE,
     MODEL_SIZES,
     build_vocabulary,
     make_model,
 )
-from reflexia.core.quantizer import QUANT_RUNGS, quantize_model
+from reflexia.core.models.quantizer import quantize_model
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from reflexia.core.catalog import ModelFamily, scan_catalog
-from reflexia.core.memory_estimate import MemoryBudget
-from reflexia.core.rung_report import family_report, rung_options
+from reflexia.core.memory.estimate import MemoryBudget
+from reflexia.core.memory.rung_report import family_report, rung_options
+from reflexia.core.models.catalog import ModelFamily, scan_catalog
 
 GIB = 1024**3
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reflexia.core import paths
+from reflexia.core.config import paths
+from reflexia.core.config.settings import ENV_VARIABLES, load_settings
 from reflexia.core.errors import ConfigError
-from reflexia.core.settings import ENV_VARIABLES, load_settings
 
 
 def _user_config(tree: object) -> Path:

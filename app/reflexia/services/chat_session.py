@@ -6,8 +6,8 @@ import logging
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from reflexia.core.backend import GenerationRequest, GenerationResult, SamplingParams
-from reflexia.core.conversation import Conversation
+from reflexia.core.engine.backend import GenerationRequest, GenerationResult, SamplingParams
+from reflexia.core.engine.conversation import Conversation
 from reflexia.core.errors import ReflexiaError
 from reflexia.services.inference import InferenceService
 

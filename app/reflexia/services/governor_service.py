@@ -1,6 +1,6 @@
 """The memory governor's Qt adapter: sampling off the GUI thread, swaps between replies.
 
-The policy is ``reflexia.core.governor``; this module only schedules it. A
+The policy is ``reflexia.core.memory.governor``; this module only schedules it. A
 sampler thread reads memory about once a second; the governor (on the GUI
 thread) turns samples into decisions; a decision to switch rungs waits until
 the reply in progress has finished, then asks the inference service to load
@@ -17,9 +17,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from reflexia.core.backend import LoadParams, ModelInfo
-from reflexia.core.catalog import ModelFamily
-from reflexia.core.governor import (
+from reflexia.core.config.settings import Settings
+from reflexia.core.engine.backend import LoadParams, ModelInfo
+from reflexia.core.memory.estimate import MemoryBudget
+from reflexia.core.memory.governor import (
     Decision,
     GovernorConfig,
     LevelChange,
@@ -27,10 +28,9 @@ from reflexia.core.governor import (
     PressureLevel,
     RungOption,
 )
-from reflexia.core.memory_estimate import MemoryBudget
-from reflexia.core.memory_monitor import MemorySample, sample_memory
-from reflexia.core.rung_report import family_report, rung_options
-from reflexia.core.settings import Settings
+from reflexia.core.memory.monitor import MemorySample, sample_memory
+from reflexia.core.memory.rung_report import family_report, rung_options
+from reflexia.core.models.catalog import ModelFamily
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import ModelLibraryService
 from reflexia.services.quantization import QuantizationService

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from reflexia.core.backend import Backend, GenerationRequest, LoadParams, ModelInfo, TokenChunk
+from reflexia.core.engine.backend import Backend, GenerationRequest, LoadParams, ModelInfo, TokenChunk
 from reflexia.core.errors import GenerationError, ReflexiaError
 
 log = logging.getLogger(__name__)

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 
-from reflexia.core.catalog import Catalog, scan_catalog
-from reflexia.core.gguf_file import read_gguf
-from reflexia.core.memory_estimate import FitResult, MemoryBudget, check_fit
-from reflexia.core.rung_report import RungReport, family_report
-from reflexia.core.settings import Settings
+from reflexia.core.config.settings import Settings
+from reflexia.core.memory.estimate import FitResult, MemoryBudget, check_fit
+from reflexia.core.memory.rung_report import RungReport, family_report
+from reflexia.core.models.catalog import Catalog, scan_catalog
+from reflexia.core.models.gguf_file import read_gguf
+from reflexia.core.units import human_size
 from reflexia.services.jobs import Job
 
 RESCAN_DELAY_MS = 500  # a copy in progress changes the folder many times: wait for quiet
@@ -27,8 +28,6 @@ class LibraryEntry:
     @property
     def label(self) -> str:
         """E.g. 'reflexia-small · q4_k_m · 9.1 MB · fits'."""
-        from reflexia.core.model_files import human_size
-
         verdict = {"fits": "fits", "shorter_context": "shorter context", "too_large": "too large"}
         size = human_size(self.report.file_size)
         return f"{self.family}  ·  {self.report.quantization}  ·  {size}  ·  {verdict[self.report.fit]}"

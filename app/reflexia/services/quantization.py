@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QProcess, Signal, Slot
 
 from reflexia.core.atomic_file import remove_partial_outputs
 from reflexia.core.errors import QuantizationError
-from reflexia.core.quantizer import default_output_path
+from reflexia.core.models.quantizer import default_output_path
 
 log = logging.getLogger(__name__)
 _PROGRESS = re.compile(rb"\[\s*(\d+)\s*/\s*(\d+)\s*\]")

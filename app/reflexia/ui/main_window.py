@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from reflexia.core.backend import GenerationResult, ModelInfo
+from reflexia.core.engine.backend import GenerationResult, ModelInfo
 from reflexia.core.errors import ReflexiaError
-from reflexia.core.governor import Decision
-from reflexia.core.memory_estimate import FitResult
-from reflexia.core.model_files import human_size
-from reflexia.core.rung_report import largest_fitting_rung
+from reflexia.core.memory.estimate import FitResult
+from reflexia.core.memory.governor import Decision
+from reflexia.core.memory.rung_report import largest_fitting_rung
+from reflexia.core.units import human_size
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService

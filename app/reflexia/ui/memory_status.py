@@ -6,7 +6,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
 
-from reflexia.core.memory_monitor import MemorySample
+from reflexia.core.memory.monitor import MemorySample
+from reflexia.core.models.ladder import UNQUANTIZED
 from reflexia.services.governor_service import GovernorService
 
 _LEVEL_TEXT = {"normal": "Memory OK", "high": "Memory pressure high", "critical": "Memory pressure critical"}
@@ -43,7 +44,7 @@ class MemoryStatus(QWidget):
 
     def _on_sample(self, sample: MemorySample) -> None:
         level = self._governor.level
-        free_gb = sample.available_bytes / 1024**3
+        free_gb = sample.available_gb
         self.pressure_label.setText(
             f"{_LEVEL_TEXT[level]} · {sample.used_percent:.0f}% used, {free_gb:.1f} GB free"
         )
@@ -75,7 +76,7 @@ class MemoryStatus(QWidget):
             self._menu.addAction(action)
         source = family.best_source()
         missing = family.missing_ladder_rungs()
-        if source is not None and source.quantization in ("f16", "bf16", "f32") and missing:
+        if source is not None and source.quantization in UNQUANTIZED and missing:
             self._menu.addSeparator()
             for rung in missing:
                 make = self._menu.addAction(f"Make {rung} from {source.path.name}")

@@ -21,7 +21,8 @@ from typing import Any
 
 import llama_cpp
 
-from reflexia.core.backend import (
+from reflexia.core.config.logging_setup import route_llama_log
+from reflexia.core.engine.backend import (
     GenerationRequest,
     GenerationResult,
     GenerationStats,
@@ -32,11 +33,10 @@ from reflexia.core.backend import (
     TokenCallback,
     TokenChunk,
 )
-from reflexia.core.chat_template import render_prompt
+from reflexia.core.engine.chat_template import render_prompt
 from reflexia.core.errors import GenerationError, ModelLoadError
-from reflexia.core.gguf_file import read_gguf
 from reflexia.core.hardware import physical_cores
-from reflexia.core.logging_setup import route_llama_log
+from reflexia.core.models.gguf_file import read_gguf
 
 log = logging.getLogger(__name__)
 

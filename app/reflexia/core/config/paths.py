@@ -43,8 +43,8 @@ def bundle_root() -> Path:
     frozen_root = getattr(sys, "_MEIPASS", None)
     if frozen_root:
         return Path(frozen_root)
-    # app/reflexia/core/paths.py -> repository root
-    return Path(__file__).resolve().parents[3]
+    # app/reflexia/core/config/paths.py -> repository root
+    return Path(__file__).resolve().parents[4]
 
 
 def shipped_config_path() -> Path:

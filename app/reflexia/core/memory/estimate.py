@@ -18,11 +18,11 @@ from typing import Final, Literal
 import gguf
 import psutil
 
-from reflexia.core.catalog import precision_key
-from reflexia.core.gguf_file import GGUFInfo
+from reflexia.core.config.settings import MemorySettings
 from reflexia.core.hardware import is_apple_silicon
-from reflexia.core.model_files import human_size
-from reflexia.core.settings import MemorySettings
+from reflexia.core.models.catalog import precision_key
+from reflexia.core.models.gguf_file import GGUFInfo
+from reflexia.core.units import MB, human_size
 
 __all__ = [
     "CONTEXT_STEP",
@@ -36,13 +36,12 @@ __all__ = [
     "largest_fitting",
 ]
 
-_MB: Final = 1024 * 1024
 #: llama.cpp rounds the context up to a multiple of this (``GGML_PAD(n_ctx, 256)``).
 CONTEXT_STEP: Final = 256
 _MAX_CONTEXT: Final = 1_048_576  # the settings' upper bound, for models without a trained context
 # Measured with benchmarks/memory_estimate.py: library code pages that running touches
 # (2.4 MB) plus ggml contexts, graph metadata and the thread pool.
-_RUNTIME_OVERHEAD: Final = 3 * _MB
+_RUNTIME_OVERHEAD: Final = 3 * MB
 # The tokenizer's tables (token text, score, attributes, text-to-id map, piece cache):
 # about 166 bytes per token measured between 1k- and 64k-token vocabularies.
 _VOCAB_BYTES_PER_TOKEN: Final = 170
@@ -78,7 +77,7 @@ class MemoryEstimate:
     @property
     def total_mb(self) -> float:
         """The total in MB (1024 × 1024 bytes, as llama.cpp and the memory settings count)."""
-        return self.total_bytes / _MB
+        return self.total_bytes / MB
 
 
 def _metadata_int(info: GGUFInfo, key: str) -> int | None:
@@ -249,7 +248,7 @@ class MemoryBudget:
             total_bytes=int(memory.total),
             available_bytes=int(memory.available),
             max_memory_percent=float(settings.max_memory_percent),
-            min_free_bytes=settings.min_free_memory_mb * _MB,
+            min_free_bytes=settings.min_free_memory_mb * MB,
         )
 
     def usable_bytes(self, already_loaded_bytes: int = 0) -> int:

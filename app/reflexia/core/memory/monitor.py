@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import psutil
 
-_MB = 1024 * 1024
-_GB = 1024 * 1024 * 1024
+from reflexia.core.units import GB, MB
 
 
 @dataclass(frozen=True)
@@ -44,22 +43,22 @@ class MemorySample:
     @property
     def total_mb(self) -> float:
         """Physical memory in MiB."""
-        return self.total_bytes / _MB
+        return self.total_bytes / MB
 
     @property
     def available_mb(self) -> float:
         """Available memory in MiB."""
-        return self.available_bytes / _MB
+        return self.available_bytes / MB
 
     @property
     def available_gb(self) -> float:
         """Available memory in GiB, as the user reads it in reasons."""
-        return self.available_bytes / _GB
+        return self.available_bytes / GB
 
     @property
     def process_rss_mb(self) -> float:
         """This process's resident memory in MiB."""
-        return self.process_rss_bytes / _MB
+        return self.process_rss_bytes / MB
 
 
 def sample_memory(

@@ -20,12 +20,12 @@ from typing import Any, Literal
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from reflexia.core import paths
+from reflexia.core.config import paths
 from reflexia.core.errors import ConfigError
+from reflexia.core.models.ladder import Rung
 
 log = logging.getLogger(__name__)
 
-QuantLevel = Literal["q4_0", "q4_k_m", "q5_k_m", "q8_0", "f16"]
 SCHEMA_VERSION = 1
 
 
@@ -39,7 +39,7 @@ class ModelSettings(_Section):
     default_model: str = Field(
         title="Default model", description="GGUF file or name loaded at start; empty: none"
     )
-    quantization_level: QuantLevel = Field(title="Quantization", description="Preferred rung of the ladder")
+    quantization_level: Rung = Field(title="Quantization", description="Preferred rung of the ladder")
     context_length: int = Field(ge=256, le=1_048_576, title="Context length", description="Tokens of context")
     threads: int = Field(ge=0, le=512, title="Threads", description="CPU threads; 0 means physical cores")
     gpu_layers: int = Field(

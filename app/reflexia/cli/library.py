@@ -12,16 +12,16 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from reflexia.core.backend import LoadParams
-from reflexia.core.catalog import Catalog, ModelFamily, scan_catalog
+from reflexia.core.config.settings import Settings, load_settings
+from reflexia.core.engine.backend import LoadParams
 from reflexia.core.errors import ReflexiaError
-from reflexia.core.gguf_file import GGUFInfo, read_gguf
-from reflexia.core.governor import Decision, GovernorConfig, MemoryGovernor, RungOption
-from reflexia.core.memory_estimate import MemoryBudget, check_fit
-from reflexia.core.memory_monitor import sample_memory
-from reflexia.core.model_files import human_size
-from reflexia.core.rung_report import family_report, largest_fitting_rung, rung_options
-from reflexia.core.settings import Settings, load_settings
+from reflexia.core.memory.estimate import MemoryBudget, check_fit
+from reflexia.core.memory.governor import Decision, GovernorConfig, MemoryGovernor, RungOption
+from reflexia.core.memory.monitor import sample_memory
+from reflexia.core.memory.rung_report import family_report, largest_fitting_rung, rung_options
+from reflexia.core.models.catalog import Catalog, ModelFamily, scan_catalog
+from reflexia.core.models.gguf_file import GGUFInfo, read_gguf
+from reflexia.core.units import MB, human_size, mb_rounded_up
 
 
 class LibraryError(ReflexiaError):
@@ -51,7 +51,7 @@ def fit_fields(info: GGUFInfo, settings: Settings) -> dict[str, object]:
     budget = MemoryBudget.from_system(settings.memory)
     fit = check_fit(info, settings.model.context_length, budget, gpu_layers=settings.model.gpu_layers)
     return {
-        "estimate_mb": -(-fit.estimate.total_bytes // 2**20),
+        "estimate_mb": mb_rounded_up(fit.estimate.total_bytes),
         "fit": fit.verdict,
         "max_context": fit.max_context,
     }
@@ -111,7 +111,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         unreadable = [{"path": str(f.path), "reason": f.error} for f in catalog.unreadable]
         summary = {
             "context_length": context,
-            "budget_mb": budget.usable_bytes() // 2**20,
+            "budget_mb": budget.usable_bytes() // MB,
             "families": families,
             "unreadable": unreadable,
         }
@@ -167,7 +167,7 @@ def cmd_governor(args: argparse.Namespace) -> int:
 
 def auto_quant_model(path: Path, settings: Settings) -> tuple[Path, Decision | None]:
     """The rung of ``path``'s family the governor would load now (quantizing it if needed)."""
-    from reflexia.core.quantizer import quantize_model
+    from reflexia.core.models.quantizer import quantize_model
 
     family = find_family(settings, str(path))
     governor = governor_for(family, settings)

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from reflexia.core.catalog import LADDER, ModelFamily, nominal_bits_per_weight, precision_rank
-from reflexia.core.governor import RungOption
-from reflexia.core.memory_estimate import FitVerdict, MemoryBudget, MemoryEstimate, check_fit, estimate_memory
-
-_MB = 1024 * 1024
-SOURCE_TYPES = frozenset({"f16", "bf16", "f32"})  # what the quantizer makes rungs from
+from reflexia.core.memory.estimate import FitVerdict, MemoryBudget, MemoryEstimate, check_fit, estimate_memory
+from reflexia.core.memory.governor import RungOption
+from reflexia.core.models.catalog import ModelFamily, nominal_bits_per_weight, precision_rank
+from reflexia.core.models.ladder import LADDER, UNQUANTIZED
+from reflexia.core.units import mb_rounded_up
 
 
 @dataclass(frozen=True)
@@ -38,7 +37,7 @@ class RungReport:
     @property
     def estimate_mb(self) -> int:
         """The estimate in MB, rounded up."""
-        return -(-self.estimate.total_bytes // _MB)
+        return mb_rounded_up(self.estimate.total_bytes)
 
     def to_json_dict(self) -> dict[str, object]:
         """The JSON form used by ``reflexia models``."""
@@ -91,7 +90,7 @@ def family_report(
             )
         )
     source = family.best_source()
-    quantizable = source is not None and source.info is not None and source.info.quantization in SOURCE_TYPES
+    quantizable = source is not None and source.info is not None and source.info.quantization in UNQUANTIZED
     if include_creatable and quantizable and source is not None and source.info is not None:
         source_bits = nominal_bits_per_weight(source.info.quantization)
         for rung in family.missing_ladder_rungs():

@@ -15,11 +15,11 @@ from typing import Final
 import gguf
 
 from reflexia.core.atomic_file import atomic_output
+from reflexia.core.config.logging_setup import route_llama_log
 from reflexia.core.errors import QuantizationError, ReflexiaError
-from reflexia.core.gguf_file import read_gguf
-from reflexia.core.logging_setup import route_llama_log
+from reflexia.core.models.gguf_file import read_gguf
+from reflexia.core.models.ladder import LADDER, UNQUANTIZED
 
-QUANT_RUNGS: Final[tuple[str, ...]] = ("q4_0", "q4_k_m", "q5_k_m", "q8_0", "f16")
 _RUNG_FILE_TYPES: Final[dict[str, gguf.LlamaFileType]] = {
     "q4_0": gguf.LlamaFileType.MOSTLY_Q4_0,
     "q4_k_m": gguf.LlamaFileType.MOSTLY_Q4_K_M,
@@ -27,7 +27,6 @@ _RUNG_FILE_TYPES: Final[dict[str, gguf.LlamaFileType]] = {
     "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0,
     "f16": gguf.LlamaFileType.MOSTLY_F16,
 }
-_UNQUANTIZED: Final = frozenset({"f32", "f16", "bf16"})
 
 
 def quantize_model(src: str | os.PathLike[str], rung: str, out: str | os.PathLike[str] | None = None) -> Path:
@@ -35,7 +34,7 @@ def quantize_model(src: str | os.PathLike[str], rung: str, out: str | os.PathLik
 
     Args:
         src: The unquantized model.
-        rung: One of :data:`QUANT_RUNGS`.
+        rung: One of :data:`LADDER`.
         out: Destination; by default the source name with its ``f16`` tag
             replaced by the rung (``demo-f16.gguf`` -> ``demo-q4_k_m.gguf``),
             else ``<stem>-<rung>.gguf``. Replaced atomically.
@@ -48,10 +47,10 @@ def quantize_model(src: str | os.PathLike[str], rung: str, out: str | os.PathLik
         QuantizationError: Unknown rung, already quantized source, or llama.cpp failed.
     """
     if rung not in _RUNG_FILE_TYPES:
-        raise QuantizationError(f"unknown quantization {rung!r} (choose from {', '.join(QUANT_RUNGS)})")
+        raise QuantizationError(f"unknown quantization {rung!r} (choose from {', '.join(LADDER)})")
     src_path = Path(src)
     source = read_gguf(src_path)
-    if source.quantization not in _UNQUANTIZED:
+    if source.quantization not in UNQUANTIZED:
         raise QuantizationError(
             f"{src_path}: already quantized ({source.quantization}); quantize from an f16, bf16 or f32 file"
         )

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
-from reflexia.core.conversation import ChatMessage
-from reflexia.core.settings import Settings
+from reflexia.core.config.settings import Settings
+from reflexia.core.engine.conversation import ChatMessage
 
 StopReason = Literal["eos", "length", "cancelled", "context_full"]
 

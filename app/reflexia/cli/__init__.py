@@ -89,10 +89,10 @@ def _build_parser() -> argparse.ArgumentParser:
 def _cmd_chat(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from reflexia.core.backend import GenerationRequest, SamplingParams, TokenChunk
-    from reflexia.core.conversation import ChatMessage
-    from reflexia.core.llama_engine import LlamaCppBackend
-    from reflexia.core.settings import load_settings
+    from reflexia.core.config.settings import load_settings
+    from reflexia.core.engine.backend import GenerationRequest, SamplingParams, TokenChunk
+    from reflexia.core.engine.conversation import ChatMessage
+    from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
 
     settings = load_settings().settings
     sampling = SamplingParams.from_settings(settings)
@@ -112,11 +112,11 @@ def _cmd_chat(args: argparse.Namespace) -> int:
     messages = (ChatMessage("system", role.system_prompt), ChatMessage("user", args.prompt))
     model_path, decision = args.model, None
     if args.auto_quant:
-        from reflexia.cli_library import auto_quant_model
+        from reflexia.cli.library import auto_quant_model
 
         model_path, decision = auto_quant_model(args.model, settings)
     backend = LlamaCppBackend()
-    from reflexia.cli_library import fitting_load_params
+    from reflexia.cli.library import fitting_load_params
 
     info = backend.load(model_path, fitting_load_params(model_path, settings, load_anyway=args.load_anyway))
 
@@ -157,13 +157,13 @@ def _cmd_chat(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from reflexia.core.gguf_file import read_gguf
-    from reflexia.core.model_files import human_size
+    from reflexia.core.models.gguf_file import read_gguf
+    from reflexia.core.units import human_size
 
     info = read_gguf(args.path)
     if args.json:
-        from reflexia.cli_library import fit_fields
-        from reflexia.core.settings import load_settings
+        from reflexia.cli.library import fit_fields
+        from reflexia.core.config.settings import load_settings
 
         print(json.dumps(info.to_json_dict() | fit_fields(info, load_settings().settings)))
         return 0
@@ -190,12 +190,13 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_quantize(args: argparse.Namespace) -> int:
     import time
 
-    from reflexia.core.gguf_file import read_gguf
-    from reflexia.core.quantizer import QUANT_RUNGS, quantize_model
+    from reflexia.core.models.gguf_file import read_gguf
+    from reflexia.core.models.ladder import LADDER
+    from reflexia.core.models.quantizer import quantize_model
 
     rung = args.rung.strip().lower()
-    if rung not in QUANT_RUNGS:
-        raise CliError(f"quantize: unknown quantization {args.rung!r} (choose from {', '.join(QUANT_RUNGS)})")
+    if rung not in LADDER:
+        raise CliError(f"quantize: unknown quantization {args.rung!r} (choose from {', '.join(LADDER)})")
     read_gguf(args.source)  # a clear message for a bad source before llama.cpp sees it
     started = time.perf_counter()
     output = quantize_model(args.source, rung, args.out)
@@ -216,8 +217,8 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    from reflexia.core.doctor import run_checks
-    from reflexia.core.settings import load_settings
+    from reflexia.core.config.settings import load_settings
+    from reflexia.core.diagnostics.doctor import run_checks
 
     checks = run_checks(load_settings())
     if args.json:
@@ -235,15 +236,16 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_make_model(args: argparse.Namespace) -> int:
-    from reflexia.core.model_factory import make_model
-    from reflexia.core.quantizer import QUANT_RUNGS, quantize_model
+    from reflexia.core.models.ladder import LADDER
+    from reflexia.core.models.model_factory import make_model
+    from reflexia.core.models.quantizer import quantize_model
 
     if args.out.is_dir():
         raise CliError(f"dev make-model: {args.out} is a directory; give a .gguf file path")
     rungs = [r.strip().lower() for r in args.quant.split(",") if r.strip()]
-    unknown = [r for r in rungs if r not in QUANT_RUNGS]
+    unknown = [r for r in rungs if r not in LADDER]
     if unknown:
-        choices = ", ".join(QUANT_RUNGS)
+        choices = ", ".join(LADDER)
         raise CliError(f"dev make-model: unknown quantization {', '.join(unknown)} (choose from {choices})")
     path = make_model(args.out, size=args.size, seed=args.seed)
     print(path)
@@ -270,8 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.reconfigure(errors="replace")
     try:
         args = _build_parser().parse_args(arguments)
-        from reflexia.core.logging_setup import configure_logging
-        from reflexia.core.settings import load_settings
+        from reflexia.core.config.logging_setup import configure_logging
+        from reflexia.core.config.settings import load_settings
 
         if args.command is None:
             from reflexia.app import run_gui
@@ -281,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _log_start("app", log_path)
             return run_gui(loaded, [sys.argv[0], *arguments])
         _log_start(args.command, configure_logging("INFO", verbose=args.verbose))
-        from reflexia import cli_library
+        from reflexia.cli import library as cli_library
 
         commands: dict[str, Callable[[argparse.Namespace], int]] = {
             "chat": _cmd_chat,

@@ -38,17 +38,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from reflexia.core.memory_monitor import MemorySample
+from reflexia.core.memory.monitor import MemorySample
+from reflexia.core.units import GB, MB
 
 if TYPE_CHECKING:
-    from reflexia.core.settings import MemorySettings
+    from reflexia.core.config.settings import MemorySettings
 
 PressureLevel = Literal["normal", "high", "critical"]
 DecisionKind = Literal["initial", "step_down", "step_up", "complexity", "pinned"]
 
 _SEVERITY: dict[PressureLevel, int] = {"normal": 0, "high": 1, "critical": 2}
-_MB = 1024 * 1024
-_GB = 1024 * 1024 * 1024
 COMPLEXITY_THRESHOLD = 0.5
 
 
@@ -62,7 +61,7 @@ class GovernorConfig:
     min_dwell_s: float = 5.0  # a new level must be seen this long before it counts
     recovery_s: float = 30.0  # pressure must stay normal this long before each step up
     max_memory_percent: float = 85.0  # of total, for other programs and the model together
-    min_free_bytes: int = 1024 * _MB  # always left free; below it pressure is critical at once
+    min_free_bytes: int = 1024 * MB  # always left free; below it pressure is critical at once
     headroom_fraction: float = 0.1  # a rung's estimate must fit with this share to spare
 
     def __post_init__(self) -> None:
@@ -79,7 +78,7 @@ class GovernorConfig:
             high_percent=memory.high_pressure_percent,
             critical_percent=memory.critical_pressure_percent,
             max_memory_percent=memory.max_memory_percent,
-            min_free_bytes=memory.min_free_memory_mb * _MB,
+            min_free_bytes=memory.min_free_memory_mb * MB,
             min_dwell_s=memory.dwell_seconds,
             recovery_s=memory.recovery_seconds,
         )
@@ -288,11 +287,11 @@ def _choose(
             return None
         best = None if state.level == "critical" else _best_fit(usable, up_budget, headroom)
         if best is not None:  # loading is a move up from nothing, so the up budget applies
-            why = f"{best.rung} is the best rung within the {up_budget / _GB:.1f} GB budget"
+            why = f"{best.rung} is the best rung within the {up_budget / GB:.1f} GB budget"
         elif state.level == "critical":
             why = f"memory pressure critical, so the smallest rung, {choice.rung}"
         else:
-            why = f"nothing fits the {up_budget / _GB:.1f} GB budget, so the smallest rung, {choice.rung}"
+            why = f"nothing fits the {up_budget / GB:.1f} GB budget, so the smallest rung, {choice.rung}"
         return decision("initial", best or choice, up_budget, f"{why} ({pressure})")
 
     names = [o.rung for o in options]
@@ -307,9 +306,9 @@ def _choose(
         target = best or _prefer_existing(below, highest=False)
         assert target is not None  # below holds only rungs that exist or can be made
         if best is not None:
-            why = f"{target.rung} fits the {budget / _GB:.1f} GB budget"
+            why = f"{target.rung} fits the {budget / GB:.1f} GB budget"
         elif state.level == "high":
-            why = f"nothing fits the {budget / _GB:.1f} GB budget, so the smallest rung, {target.rung}"
+            why = f"nothing fits the {budget / GB:.1f} GB budget, so the smallest rung, {target.rung}"
         else:
             why = f"the smallest rung, {target.rung}"
         return decision("step_down", target, budget, f"memory pressure {state.level}: {pressure}; {why}")
@@ -318,7 +317,7 @@ def _choose(
         return None
     step = above[0]
     calm_s = sample.time_s - max(t for t in (state.level_since, state.last_switch_s) if t is not None)
-    room = f"{step.rung} fits the {up_budget / _GB:.1f} GB budget"
+    room = f"{step.rung} fits the {up_budget / GB:.1f} GB budget"
     if calm_s >= config.recovery_s and fits(step, up_budget, headroom):
         why = f"memory pressure normal for {calm_s:.0f} s ({pressure}); {room}"
         return decision("step_up", step, up_budget, why)
@@ -347,7 +346,7 @@ def decide(
         options: The family's rungs, lowest precision first.
         state: What the previous call returned (``GovernorState()`` at first).
         config: Thresholds and timings.
-        complexity: How demanding the conversation is, 0 to 1 (see ``reflexia.core.complexity``).
+        complexity: How demanding the conversation is, 0 to 1 (see ``reflexia.core.memory.complexity``).
         current_model_bytes: Memory the loaded model takes; it counts toward what a new rung may use.
 
     Returns:

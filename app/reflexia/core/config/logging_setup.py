@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reflexia.core import paths
+from reflexia.core.config import paths
 
 LOG_FILE_NAME = "reflexia.log"
 _FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"

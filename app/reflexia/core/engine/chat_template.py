@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from reflexia.core.conversation import ChatMessage
+from reflexia.core.engine.conversation import ChatMessage
 
 log = logging.getLogger(__name__)
 

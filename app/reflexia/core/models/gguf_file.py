@@ -23,7 +23,7 @@ from typing import Any, BinaryIO, Final
 import gguf
 
 from reflexia.core.errors import ModelFileError, UnsupportedModelError
-from reflexia.core.gguf_stream import BadStringLengthError, ByteStream, TruncatedReadError
+from reflexia.core.models.gguf_stream import BadStringLengthError, ByteStream, TruncatedReadError
 
 __all__ = [
     "SUPPORTED_ARCHITECTURES",

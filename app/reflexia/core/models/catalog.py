@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Final, Literal
 
 from reflexia.core.errors import ModelFileError
-from reflexia.core.gguf_file import GGUFInfo, read_gguf
-from reflexia.core.model_files import find_model_files
+from reflexia.core.models.files import find_model_files
+from reflexia.core.models.gguf_file import GGUFInfo, read_gguf
+from reflexia.core.models.ladder import LADDER
 
 __all__ = [
-    "LADDER",
     "Catalog",
     "ModelFamily",
     "ModelFile",
@@ -38,8 +38,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The quantizations the app offers to produce, lowest precision first.
-LADDER: Final[tuple[str, ...]] = ("q4_0", "q4_k_m", "q5_k_m", "q8_0", "f16")
 
 ModelSource = Literal["models_dir", "ollama", "lmstudio"]
 

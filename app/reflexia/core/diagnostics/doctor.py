@@ -15,9 +15,10 @@ from typing import Literal
 
 import psutil
 
+from reflexia.core.config.settings import LoadedSettings
 from reflexia.core.hardware import probe_hardware
-from reflexia.core.model_files import find_model_files, human_size
-from reflexia.core.settings import LoadedSettings
+from reflexia.core.models.files import find_model_files
+from reflexia.core.units import MB, human_size
 
 Status = Literal["ok", "warning", "error"]
 MIN_FREE_DISK_BYTES = 5 * 1024**3  # room for a quantized copy of a mid-sized model
@@ -134,7 +135,7 @@ def _ollama(loaded: LoadedSettings) -> Check:
 
 def _memory(loaded: LoadedSettings) -> Check:
     memory = psutil.virtual_memory()
-    minimum = loaded.settings.memory.min_free_memory_mb * 1024**2
+    minimum = loaded.settings.memory.min_free_memory_mb * MB
     detail = f"{human_size(memory.available)} free of {human_size(memory.total)} ({memory.percent:.0f}% used)"
     if memory.available < minimum:
         return Check("memory", "warning", detail, "close other programs or pick a smaller quantization")

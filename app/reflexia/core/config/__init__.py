@@ -1,0 +1,1 @@
+"""Settings, folders and logging set-up."""

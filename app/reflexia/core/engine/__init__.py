@@ -1,0 +1,1 @@
+"""Backends, the values that cross threads, prompts and the context budget."""

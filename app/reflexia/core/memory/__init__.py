@@ -1,0 +1,1 @@
+"""Memory: estimates, the budget, the monitor and the governor policy."""
