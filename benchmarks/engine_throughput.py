@@ -34,10 +34,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import llama_cpp
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 
-from reflexia.core.engine.backend import GenerationRequest, LoadParams, SamplingParams
 from reflexia.core.engine.chat_template import render_prompt
 from reflexia.core.engine.conversation import ChatMessage
 from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
+from reflexia.core.engine.values import GenerationRequest, LoadParams, SamplingParams
 from reflexia.core.hardware import physical_cores
 from reflexia.core.models.model_factory import make_model
 from reflexia.core.models.quantizer import quantize_model

@@ -74,9 +74,9 @@ def child(path: Path, context: int) -> None:
     import llama_cpp
 
     from reflexia.core.config.logging_setup import route_llama_log
-    from reflexia.core.engine.backend import GenerationRequest, LoadParams, SamplingParams
     from reflexia.core.engine.conversation import ChatMessage
     from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
+    from reflexia.core.engine.values import GenerationRequest, LoadParams, SamplingParams
 
     reported: dict[str, float] = {}
 

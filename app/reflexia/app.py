@@ -9,7 +9,7 @@ import gc
 import logging
 import sys
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -18,22 +18,21 @@ from PySide6.QtWidgets import QApplication
 
 from reflexia.core.config import paths
 from reflexia.core.config.settings import LoadedSettings, Settings
-from reflexia.core.engine.backend import LoadParams, SamplingParams
+from reflexia.core.engine.backend import Backend
 from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
-from reflexia.core.memory.complexity import complexity_of
-from reflexia.core.models.model_factory import make_model
-from reflexia.core.models.quantizer import quantize_model
+from reflexia.core.engine.llama_cpp.options import LlamaOptions
+from reflexia.core.engine.llama_cpp.version import version_problem
+from reflexia.core.engine.ollama.backend import OllamaBackend
+from reflexia.core.engine.values import ModelRef, SamplingParams
 from reflexia.services.chat_session import ChatSession
+from reflexia.services.demo_model import DemoModelMaker
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
-from reflexia.services.jobs import Job
 from reflexia.services.model_library import ModelLibraryService
 from reflexia.services.quantization import QuantizationService
 from reflexia.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-
-DEMO_MODEL_NAME = "reflexia-demo-f16.gguf"
 
 
 class ErrorRelay(QObject):
@@ -56,40 +55,14 @@ class ReflexiaApp:
     quantization: QuantizationService
     inference: InferenceService
     chat: ChatSession
+    demo_model: DemoModelMaker
     window: MainWindow
     errors: ErrorRelay
-    jobs: list[Job]
 
     def load_model(self, path: Path, context_length: int | None = None) -> None:
-        """Load ``path`` with the configured parameters (on the inference worker).
-
-        ``context_length`` overrides the configured context (a model that fits only with less).
-        """
-        params = LoadParams.from_settings(self.settings)
-        if context_length:
-            params = replace(params, context_length=context_length)
-        self.inference.load_model(path, params)
-
-    def create_demo_model(self) -> None:
-        """Generate a small demo model off the GUI thread, then load it."""
-        target = self.settings.models_dir() / DEMO_MODEL_NAME
-
-        def build() -> Path:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            source = target if target.exists() else make_model(target, size="small", seed=0)
-            return quantize_model(source, "q4_k_m")
-
-        job = Job("Creating the demo model", build)
-        job.started.connect(lambda: self.window.statusBar().showMessage("Creating the demo model…"))
-        job.returned.connect(self._demo_ready)
-        job.failed.connect(lambda error: self.window.banner.show_message(str(error), "error"))
-        job.finished.connect(lambda: self.jobs.remove(job))
-        self.jobs.append(job)
-        job.start()
-
-    def _demo_ready(self, path: Path) -> None:
-        self.library.rescan()
-        self.load_model(path)
+        """Queue loading ``path``; ``context_length`` overrides the configured context (one that fits)."""
+        context = context_length or self.settings.model.context_length
+        self.inference.load_model(ModelRef.file(path), context)
 
     def shutdown(self) -> None:
         """Stop sampling and generation, end the worker threads, free the model."""
@@ -111,26 +84,27 @@ def _resolve_default_model(settings: Settings) -> Path | None:
 def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     """Build services and the main window (a QApplication must exist)."""
     settings = loaded.settings
-    inference = InferenceService(LlamaCppBackend())
+    models_dir = settings.models_dir()
+    backends: dict[str, Backend] = {
+        "llama.cpp": LlamaCppBackend(LlamaOptions.from_settings(settings), (models_dir,)),
+        "ollama": OllamaBackend(settings.ollama.host),
+    }
+    inference = InferenceService(backends)
     role = next(r for r in settings.roles if r.name == settings.default_role)
     chat = ChatSession(
         inference,
         SamplingParams.from_settings(settings),
         role.system_prompt,
+        client="window",
         log_content=settings.logging.log_content,
     )
     state_file = paths.config_dir() / "window-state.ini"
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    models_dir = settings.models_dir()
     library = ModelLibraryService(models_dir, settings)
-    quantization = QuantizationService()
-
-    def conversation_complexity() -> float:
-        text = "\n".join(message.content for message in chat.conversation.messages())
-        # ~4 characters a token is close enough for a share of the context window
-        return complexity_of(text, len(text) // 4, settings.model.context_length, False)
-
-    governor = GovernorService(inference, library, quantization, settings, complexity=conversation_complexity)
+    quantization = QuantizationService(models_dir)
+    governor = GovernorService(inference, library, quantization, settings)
+    chat.conversation_changed.connect(governor.note_conversation)
+    demo_model = DemoModelMaker(models_dir, quantization)
     holder: dict[str, ReflexiaApp] = {}
     window = MainWindow(
         inference,
@@ -139,15 +113,19 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         library=library,
         governor=governor,
         quantization=quantization,
+        demo_model=demo_model,
         load_model=lambda path, context: holder["app"].load_model(path, context),
-        create_demo_model=lambda: holder["app"].create_demo_model(),
         window_state=QSettings(str(state_file), QSettings.Format.IniFormat),
     )
     errors = ErrorRelay()
-    errors.error.connect(lambda message: window.banner.show_message(message, "error"))
-    app = ReflexiaApp(settings, library, governor, quantization, inference, chat, window, errors, [])
+    errors.error.connect(window.show_error)
+    app = ReflexiaApp(settings, library, governor, quantization, inference, chat, demo_model, window, errors)
     holder["app"] = app
-    window.show_problems(loaded.problems)
+    problems = list(loaded.problems)
+    if (engine_problem := version_problem()) is not None:
+        log.warning("%s", engine_problem)
+        problems.append(engine_problem)
+    window.show_problems(problems)
     # Objects made at start-up live as long as the app; frozen, they are no longer traversed
     # by the collector, whose full passes otherwise pause the GUI thread for tens of ms.
     gc.collect()

@@ -28,7 +28,7 @@ def test_models_json_lists_families_rungs_estimates_and_fit(library: Path) -> No
     run = reflexia_cli("models", "--json")
     assert_success(run)
     report = json.loads(run.stdout)
-    families = {family["name"]: family for family in report["families"]}
+    families = {family["key"]: family for family in report["families"]}
     assert set(families) == {"reflexia-tiny", "reflexia-small"}
     tiny = families["reflexia-tiny"]
     assert [r["quantization"] for r in tiny["rungs"]] == ["q4_k_m", "f16"]
@@ -46,7 +46,7 @@ def test_models_json_lists_families_rungs_estimates_and_fit(library: Path) -> No
 def test_models_text(library: Path) -> None:
     run = reflexia_cli("models")
     assert_success(run)
-    assert "reflexia-tiny" in run.stdout and "not made yet" in run.stdout
+    assert "tiny" in run.stdout and "not made yet" in run.stdout
     assert "unreadable:" in run.stdout and "broken.gguf" in run.stdout
 
 

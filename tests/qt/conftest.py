@@ -4,17 +4,66 @@ from __future__ import annotations
 
 import gc
 import json
+import math
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
-from PySide6.QtCore import QTimer
+import shiboken6
+from PySide6.QtCore import QCoreApplication, QThread, QThreadPool, QTimer
 from pytestqt.qtbot import QtBot
 
 from reflexia.app import ReflexiaApp, build_app
 from reflexia.core.config import paths
 from reflexia.core.config.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_qt_threads() -> Iterator[None]:
+    """Fail a Qt test that leaves a global thread-pool job or a QThread running.
+
+    Pool jobs get about 3 s to finish and new QThreads about 2 s, with Qt events
+    processed meanwhile (a thread may be waiting for a queued ``quit``). PySide6
+    has no registry of threads, so QThreads are found by one scan of the objects
+    the garbage collector tracks before the test and one after: a QThread that no
+    Python object wraps (one created and kept by C++ only) is invisible here.
+    """
+    before = {id(t) for t in _running_qthreads()}
+    yield
+    pool = QThreadPool.globalInstance()
+    deadline = time.monotonic() + 3.0
+    while not pool.waitForDone(20) and time.monotonic() < deadline:
+        _process_events()
+    if pool.activeThreadCount():
+        pytest.fail(f"test left {pool.activeThreadCount()} global thread-pool jobs running", pytrace=False)
+    leaked = [t for t in _running_qthreads() if id(t) not in before]
+    deadline = time.monotonic() + 2.0
+    while leaked and time.monotonic() < deadline:
+        _process_events()
+        time.sleep(0.01)
+        leaked = [t for t in leaked if _is_running(t)]
+    if leaked:
+        names = [t.objectName() or f"unnamed {type(t).__name__}" for t in leaked]
+        pytest.fail(f"test left QThreads running: {names}", pytrace=False)
+
+
+def _running_qthreads() -> list[QThread]:
+    current = QThread.currentThread()  # the GUI thread runs throughout; it is no leak
+    return [o for o in gc.get_objects() if isinstance(o, QThread) and o is not current and _is_running(o)]
+
+
+def _is_running(thread: QThread) -> bool:
+    # A wrapper can outlive its C++ thread (deleteLater); calling into it would raise.
+    return shiboken6.isValid(thread) and thread.isRunning()
+
+
+def _process_events() -> None:
+    if QCoreApplication.instance() is not None:  # without an application there is nothing to process
+        QCoreApplication.processEvents()
 
 
 def write_user_config(tree: dict[str, object]) -> None:
@@ -92,3 +141,50 @@ class Heartbeat:
     def __exit__(self, *_exc: object) -> None:
         self._timer.stop()
         gc.callbacks.remove(self._gc)
+
+
+# A child process that holds memory until killed: how tests raise memory pressure for real.
+EAT = "import sys; block = b'\\x01' * int(sys.argv[1]); print('ready', flush=True); sys.stdin.read()"
+
+
+@pytest.fixture
+def pressure_settings() -> dict[str, object]:
+    """Thresholds just above what this machine uses now; the eater pushes past "high"."""
+    memory = psutil.virtual_memory()
+    high = max(10, math.ceil(memory.percent) + 4)
+    return {
+        "memory": {
+            "high_pressure_percent": high,
+            "critical_pressure_percent": min(100, high + 25),
+            "dwell_seconds": 1,
+            "recovery_seconds": 600,  # no stepping back up while the test looks
+            "min_free_memory_mb": 256,
+        },
+        "sampling": {"max_tokens": 100_000, "temperature": 0.7, "seed": 2},
+        "model": {"threads": 1},  # slower replies: one is surely running when pressure rises
+    }
+
+
+@pytest.fixture
+def memory_eater(pressure_settings: dict[str, object]) -> Iterator[object]:
+    """Start() allocates enough to push used memory 4 points past the high threshold."""
+    children: list[subprocess.Popen[str]] = []
+
+    def start() -> None:
+        memory = psutil.virtual_memory()
+        high = pressure_settings["memory"]["high_pressure_percent"]  # type: ignore[index]
+        target_used = memory.total * (high + 4) / 100
+        size = int(target_used - (memory.total - memory.available))
+        child = subprocess.Popen(
+            [sys.executable, "-c", EAT, str(size)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        children.append(child)
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+
+    yield start
+    for child in children:
+        child.kill()
+        child.wait()
+        for pipe in (child.stdin, child.stdout):
+            if pipe is not None:
+                pipe.close()

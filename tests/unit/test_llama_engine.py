@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from reflexia.core.engine.backend import GenerationRequest, LoadParams, SamplingParams, TokenChunk
 from reflexia.core.engine.conversation import ChatMessage, Conversation
 from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend, common_prefix_length
+from reflexia.core.engine.llama_cpp.options import LlamaOptions
+from reflexia.core.engine.values import GenerationRequest, ModelRef, SamplingParams, TokenChunk
 from reflexia.core.errors import GenerationError, ModelFileError
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
@@ -17,8 +18,8 @@ GREEDY = SamplingParams(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
 
 @pytest.fixture
 def backend(tiny_model: Path) -> LlamaCppBackend:
-    engine = LlamaCppBackend()
-    engine.load(tiny_model, LoadParams(context_length=2048, threads=2))
+    engine = LlamaCppBackend(LlamaOptions(threads=2))
+    engine.load(ModelRef.file(tiny_model), 2048)
     yield engine
     engine.unload()
 
@@ -60,7 +61,7 @@ def test_greedy_decoding_is_repeatable_across_loads(tiny_model: Path) -> None:
     texts = []
     for _ in range(2):
         engine = LlamaCppBackend()
-        engine.load(tiny_model, LoadParams(context_length=1024))
+        engine.load(ModelRef.file(tiny_model), 1024)
         texts.append(engine.generate(GenerationRequest(_ask("Hi"), GREEDY), None, threading.Event()).text)
         engine.unload()
     assert texts[0] == texts[1]
@@ -133,7 +134,7 @@ def test_regenerating_the_same_prompt_reuses_all_of_it(backend: LlamaCppBackend)
 
 def test_max_tokens_and_context_limits(tiny_model: Path) -> None:
     engine = LlamaCppBackend()
-    engine.load(tiny_model, LoadParams(context_length=256))
+    engine.load(ModelRef.file(tiny_model), 256)
     try:
         long_reply = engine.generate(
             GenerationRequest(_ask("Hi"), SamplingParams(temperature=0, max_tokens=10_000), ignore_eos=True),
@@ -154,7 +155,7 @@ def test_corrupt_file_is_refused_and_the_loaded_model_survives(
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(tiny_model.read_bytes()[:100_000])
     with pytest.raises(ModelFileError, match="truncated"):
-        backend.load(broken, LoadParams())
+        backend.load(ModelRef.file(broken), 4096)
     assert backend.model is not None and backend.model.path == tiny_model
     assert backend.generate(GenerationRequest(_ask("Still there?"), GREEDY), None, threading.Event()).text
 

@@ -10,8 +10,9 @@ import llama_cpp
 import pytest
 
 from reflexia.core.config.settings import load_settings
-from reflexia.core.engine.backend import LoadParams
 from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
+from reflexia.core.engine.llama_cpp.options import LlamaOptions
+from reflexia.core.engine.values import ModelRef
 from reflexia.core.hardware import is_apple_silicon
 from reflexia.core.memory.estimate import (
     MemoryBudget,
@@ -87,16 +88,6 @@ def test_context_is_clamped_to_the_trained_context_and_padded_like_llama_cpp(tin
     assert estimate_memory(tiny, 300).context_length == 512
 
 
-def test_parts_add_up(tiny: GGUFInfo) -> None:
-    estimate = estimate_memory(tiny, 2048)
-
-    parts = (
-        estimate.weights_bytes + estimate.kv_cache_bytes + estimate.compute_bytes + estimate.overhead_bytes
-    )
-    assert estimate.total_bytes == parts
-    assert estimate.total_mb == pytest.approx(parts / MiB)
-
-
 def test_without_a_gpu_build_offloading_changes_nothing(tiny: GGUFInfo) -> None:
     if llama_cpp.llama_supports_gpu_offload() and not is_apple_silicon():
         pytest.skip("a discrete-GPU build keeps offloaded weights in VRAM")
@@ -107,9 +98,9 @@ def test_without_a_gpu_build_offloading_changes_nothing(tiny: GGUFInfo) -> None:
 def test_graph_buffer_matches_what_llama_cpp_reports(
     small_model: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    backend = LlamaCppBackend()
+    backend = LlamaCppBackend(LlamaOptions(threads=1, gpu_layers=0))
     try:
-        backend.load(small_model, LoadParams(context_length=4096, threads=1, gpu_layers=0))
+        backend.load(ModelRef.file(small_model), 4096)
     finally:
         backend.unload()
     text = "\n".join(r.getMessage() for r in caplog.records if r.name == "reflexia.llama")
@@ -123,25 +114,6 @@ def test_graph_buffer_matches_what_llama_cpp_reports(
     assert estimate_memory(info, 4096).kv_cache_bytes == pytest.approx(
         float(kv.group(1)) * MiB, abs=0.01 * MiB
     )
-
-
-def test_budget_arithmetic() -> None:
-    budget = MemoryBudget(
-        total_bytes=16 * GB, available_bytes=6 * GB, max_memory_percent=80, min_free_bytes=GB
-    )
-
-    # min(6 - 1, 12.8 - (16 - 6)) GB: the percentage cap binds
-    assert budget.usable_bytes() == int(2.8 * GB)
-    # the replaced model frees 3 GB: min(9 - 1, 12.8 - (16 - 9))
-    assert budget.usable_bytes(already_loaded_bytes=3 * GB) == int(5.8 * GB)
-    roomy = MemoryBudget(
-        total_bytes=16 * GB, available_bytes=14 * GB, max_memory_percent=100, min_free_bytes=GB
-    )
-    assert roomy.usable_bytes() == 13 * GB  # the free floor binds
-    starved = MemoryBudget(
-        total_bytes=16 * GB, available_bytes=GB // 2, max_memory_percent=80, min_free_bytes=GB
-    )
-    assert starved.usable_bytes() == 0
 
 
 def test_budget_from_the_system_uses_the_settings() -> None:

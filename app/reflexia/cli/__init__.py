@@ -12,10 +12,9 @@ import json
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from reflexia import __version__
 from reflexia.core.errors import ReflexiaError
@@ -39,9 +38,18 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true", help="mirror the log to the console")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    chat = commands.add_parser("chat", help="answer one prompt with a local model")
-    chat.add_argument("--model", required=True, type=Path, help="GGUF file")
-    chat.add_argument("--prompt", required=True, help="the user's message")
+    chat = commands.add_parser(
+        "chat", help="answer one prompt, or hold a conversation read from standard input (one turn a line)"
+    )
+    chat.add_argument(
+        "--model",
+        required=True,
+        metavar="REF",
+        help="a GGUF file, a name from `reflexia models`, or ollama:NAME",
+    )
+    chat.add_argument(
+        "--prompt", default=None, help="the user's message; without it, turns are read from standard input"
+    )
     chat.add_argument("--max-tokens", type=int, default=None, help="longest reply in tokens")
     chat.add_argument("--temperature", type=float, default=None, help="0 for greedy decoding")
     chat.add_argument("--seed", type=int, default=None, help="sampling seed for repeatable replies")
@@ -84,76 +92,6 @@ def _build_parser() -> argparse.ArgumentParser:
     make.add_argument("--seed", type=int, default=0)
     make.add_argument("--quant", default="", help="comma-separated rungs to write too, e.g. q4_k_m,q8_0")
     return parser
-
-
-def _cmd_chat(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from reflexia.core.config.settings import load_settings
-    from reflexia.core.engine.backend import GenerationRequest, SamplingParams, TokenChunk
-    from reflexia.core.engine.conversation import ChatMessage
-    from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
-
-    settings = load_settings().settings
-    sampling = SamplingParams.from_settings(settings)
-    overrides: dict[str, Any] = {}
-    if args.max_tokens is not None:
-        if args.max_tokens < 1:
-            raise CliError("chat: --max-tokens must be at least 1")
-        overrides["max_tokens"] = args.max_tokens
-    if args.temperature is not None:
-        if not 0.0 <= args.temperature <= 5.0:
-            raise CliError("chat: --temperature must be between 0 and 5")
-        overrides["temperature"] = args.temperature
-    if args.seed is not None:
-        overrides["seed"] = args.seed
-    sampling = replace(sampling, **overrides)
-    role = next(r for r in settings.roles if r.name == settings.default_role)
-    messages = (ChatMessage("system", role.system_prompt), ChatMessage("user", args.prompt))
-    model_path, decision = args.model, None
-    if args.auto_quant:
-        from reflexia.cli.library import auto_quant_model
-
-        model_path, decision = auto_quant_model(args.model, settings)
-    backend = LlamaCppBackend()
-    from reflexia.cli.library import fitting_load_params
-
-    info = backend.load(model_path, fitting_load_params(model_path, settings, load_anyway=args.load_anyway))
-
-    def stream(chunk: TokenChunk) -> None:
-        sys.stdout.write(chunk.text)
-        sys.stdout.flush()
-
-    try:
-        result = backend.generate(
-            GenerationRequest(messages, sampling), None if args.json else stream, threading.Event()
-        )
-    finally:
-        backend.unload()
-    stats = result.stats
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "text": result.text,
-                    "model": info.name,
-                    "path": str(info.path),
-                    "quantization": info.quantization,
-                    "prompt_tokens": stats.prompt_tokens,
-                    "completion_tokens": stats.completion_tokens,
-                    "ttft_s": round(stats.ttft_s, 4),
-                    "tokens_per_s": round(stats.tokens_per_s, 2),
-                    "prompt_tokens_per_s": round(stats.prompt_tokens_per_s, 2),
-                    "load_s": round(info.load_s, 4),
-                    "context_length": info.context_length,
-                    "stop_reason": stats.stop_reason,
-                }
-                | ({"auto_quant": decision.to_json_dict()} if decision is not None else {})
-            )
-        )
-    else:
-        sys.stdout.write("\n")
-    return 0
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -284,9 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_gui(loaded, [sys.argv[0], *arguments])
         _log_start(args.command, configure_logging("INFO", verbose=args.verbose))
         from reflexia.cli import library as cli_library
+        from reflexia.cli.chat import cmd_chat
 
         commands: dict[str, Callable[[argparse.Namespace], int]] = {
-            "chat": _cmd_chat,
+            "chat": cmd_chat,
             "inspect": _cmd_inspect,
             "quantize": _cmd_quantize,
             "doctor": _cmd_doctor,

@@ -9,11 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from reflexia.core.config.settings import Settings, load_settings
-from reflexia.core.engine.backend import LoadParams
+from reflexia.core.engine.values import ModelRef
 from reflexia.core.errors import ReflexiaError
 from reflexia.core.memory.estimate import MemoryBudget, check_fit
 from reflexia.core.memory.governor import Decision, GovernorConfig, MemoryGovernor, RungOption
@@ -49,7 +48,13 @@ def find_family(settings: Settings, path_or_name: str) -> ModelFamily:
 def fit_fields(info: GGUFInfo, settings: Settings) -> dict[str, object]:
     """``estimate_mb`` and ``fit`` of one file at the configured context (for inspect --json)."""
     budget = MemoryBudget.from_system(settings.memory)
-    fit = check_fit(info, settings.model.context_length, budget, gpu_layers=settings.model.gpu_layers)
+    fit = check_fit(
+        info,
+        settings.model.context_length,
+        budget,
+        gpu_layers=settings.model.gpu_layers,
+        batch_size=settings.model.batch_size,
+    )
     return {
         "estimate_mb": mb_rounded_up(fit.estimate.total_bytes),
         "fit": fit.verdict,
@@ -57,29 +62,66 @@ def fit_fields(info: GGUFInfo, settings: Settings) -> dict[str, object]:
     }
 
 
-def fitting_load_params(
+def fitting_context(
     path: Path, settings: Settings, *, load_anyway: bool = False, budget: MemoryBudget | None = None
-) -> LoadParams:
-    """Load parameters for ``path`` that fit memory now (a shorter context if need be).
+) -> int:
+    """The context to load ``path`` with so that it fits memory now (shorter than configured if need be).
 
     Raises:
         LibraryError: the model does not fit even at the shortest context (unless ``load_anyway``);
             the message names the largest rung of its family that would fit.
     """
-    params = LoadParams.from_settings(settings)
+    context = settings.model.context_length
     info = read_gguf(path)
     budget = budget or MemoryBudget.from_system(settings.memory)
-    fit = check_fit(info, params.context_length, budget, gpu_layers=params.gpu_layers)
+    model = settings.model
+    fit = check_fit(info, context, budget, gpu_layers=model.gpu_layers, batch_size=model.batch_size)
     if fit.verdict == "shorter_context":
-        return replace(params, context_length=fit.max_context)
+        return fit.max_context
     if fit.verdict == "fits" or load_anyway:
-        return params
+        return context
     family = _catalog(settings, path).find(path)
-    best = largest_fitting_rung(family_report(family, params.context_length, budget)) if family else None
+    reports = (
+        family_report(family, context, budget, gpu_layers=model.gpu_layers, batch_size=model.batch_size)
+        if family
+        else []
+    )
+    best = largest_fitting_rung(reports)
     advice = f"; the largest rung that fits is {best}" if best else ""
     raise LibraryError(
         f"{path.name} is too large for this machine now: {fit.message}{advice} (--load-anyway to try)"
     )
+
+
+def resolve_model(text: str, settings: Settings) -> ModelRef:
+    """A model named on the command line: a GGUF path, ``ollama:NAME``, or a name from the library.
+
+    A family name picks its largest rung that fits now; a file's own name picks that file.
+
+    Raises:
+        LibraryError: nothing in the library has that name.
+    """
+    if text.startswith("ollama:"):
+        return ModelRef.server("ollama", text.removeprefix("ollama:"))
+    path = Path(text).expanduser()
+    if path.exists() or path.suffix.lower() == ".gguf" or "/" in text or "\\" in text:
+        return ModelRef.file(path)  # a missing or broken file gets its specific error when loaded
+    catalog = _catalog(settings)
+    family = catalog.find(text)
+    if family is None:
+        raise LibraryError(f"no model named {text!r} in the library: try `reflexia models`, or give a path")
+    named = [f for f in family.files if f.display_name.casefold() == text.casefold()]
+    if named:
+        return ModelRef.file(named[0].path)
+    model = settings.model
+    budget = MemoryBudget.from_system(settings.memory)
+    reports = family_report(
+        family, model.context_length, budget, gpu_layers=model.gpu_layers, batch_size=model.batch_size
+    )
+    best = largest_fitting_rung(reports) or family.rungs()[0]
+    chosen = family.file_for(best)
+    assert chosen is not None  # largest_fitting_rung only names rungs on disk
+    return ModelRef.file(chosen.path)
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -89,7 +131,13 @@ def cmd_models(args: argparse.Namespace) -> int:
     budget = MemoryBudget.from_system(settings.memory)
     context = settings.model.context_length
     reports = {
-        family.key: family_report(family, context, budget, gpu_layers=settings.model.gpu_layers)
+        family.key: family_report(
+            family,
+            context,
+            budget,
+            gpu_layers=settings.model.gpu_layers,
+            batch_size=settings.model.batch_size,
+        )
         for family in catalog.families
     }
     if args.json:
@@ -139,7 +187,13 @@ def governor_for(family: ModelFamily, settings: Settings) -> MemoryGovernor:
     def options() -> list[RungOption]:
         budget = MemoryBudget.from_system(settings.memory)
         return rung_options(
-            family_report(family, settings.model.context_length, budget, gpu_layers=settings.model.gpu_layers)
+            family_report(
+                family,
+                settings.model.context_length,
+                budget,
+                gpu_layers=settings.model.gpu_layers,
+                batch_size=settings.model.batch_size,
+            )
         )
 
     return MemoryGovernor(GovernorConfig.from_settings(settings.memory), options)

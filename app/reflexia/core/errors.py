@@ -43,3 +43,11 @@ class BusyError(ReflexiaError):
 
 class QuantizationError(ReflexiaError):
     """A model could not be quantized."""
+
+
+class LoadCancelledError(ModelLoadError):
+    """A load was given up: a newer load superseded it, or the app is quitting."""
+
+
+class ServerUnavailableError(ReflexiaError):
+    """A model server (Ollama, an OpenAI-compatible server) does not answer."""

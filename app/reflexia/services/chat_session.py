@@ -1,37 +1,49 @@
-"""One conversation on top of the shared inference service (GUI thread)."""
+"""One conversation of the window on top of the shared inference service (GUI thread)."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from reflexia.core.engine.backend import GenerationRequest, GenerationResult, SamplingParams
 from reflexia.core.engine.conversation import Conversation
+from reflexia.core.engine.values import GenerationRequest, GenerationResult, GenerationStats, SamplingParams
 from reflexia.core.errors import ReflexiaError
 from reflexia.services.inference import InferenceService
 
 log = logging.getLogger(__name__)
 
 
-class ChatSession(QObject):
-    """Keeps the conversation and turns the user's messages into replies.
+def _nothing_generated() -> GenerationResult:
+    return GenerationResult("", GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0, "cancelled"))
 
-    A stopped reply keeps the text produced so far, as in other chat apps; a
-    failed one is withdrawn together with its prompt, which goes back to the
-    input box so nothing the user typed is lost.
+
+class ChatSession(QObject):
+    """Keeps one conversation and turns the user's messages into replies.
+
+    A client of the shared request queue: while another client's reply runs, the
+    message waits its turn (``reply_waiting``). A stopped reply keeps the text
+    produced so far, as in other chat apps; a failed one is withdrawn together
+    with its prompt, which goes back to the input box so nothing typed is lost.
 
     Signals:
-        reply_started(): the model began answering.
+        reply_started(): the user's message was accepted (it may still wait its turn).
+        reply_waiting(int): the reply waits behind other requests; its place (1 = next).
+        reply_running(): the model began answering.
         reply_token(str): the next piece of the reply.
         reply_finished(GenerationResult): the reply ended (by EOS, length or stop).
         reply_failed(str, str): the error message and the prompt to give back to the user.
+        conversation_changed(tuple[ChatMessage, ...]): the messages after a reply or a new chat.
     """
 
     reply_started = Signal()
+    reply_waiting = Signal(int)
+    reply_running = Signal()
     reply_token = Signal(str)
     reply_finished = Signal(object)
     reply_failed = Signal(str, str)
+    conversation_changed = Signal(object)
 
     def __init__(
         self,
@@ -39,14 +51,20 @@ class ChatSession(QObject):
         sampling: SamplingParams,
         system_prompt: str = "",
         *,
+        client: str = "window",
         log_content: bool = False,
     ) -> None:
         super().__init__()
         self._log_content = log_content  # prompts reach the log only when the user asked for it
         self._inference = inference
         self._sampling = sampling
+        self._client = client
         self.conversation = Conversation(system_prompt=system_prompt)
+        self.conversation_id = uuid.uuid4().hex
         self._request_id: int | None = None
+        inference.request_queued.connect(self._on_queued)
+        inference.request_dropped.connect(self._on_dropped)
+        inference.generation_started.connect(self._on_started)
         inference.token_generated.connect(self._on_token)
         inference.generation_finished.connect(self._on_finished)
         inference.generation_failed.connect(self._on_failed)
@@ -56,14 +74,19 @@ class ChatSession(QObject):
         """True from send() until the reply finished or failed."""
         return self._request_id is not None
 
+    @property
+    def request_id(self) -> int | None:
+        """The id of the reply in progress, if any."""
+        return self._request_id
+
     def send(self, text: str) -> bool:
         """Ask the model to answer ``text``; False if the service refused (it says why)."""
         text = text.strip()
         if not text or self._request_id is not None:
             return False
         self.conversation.add_user(text)
-        request = GenerationRequest(self.conversation.messages(), self._sampling)
-        request_id = self._inference.generate(request)
+        request = GenerationRequest(self.conversation.messages(), self._sampling, self.conversation_id)
+        request_id = self._inference.submit(request, self._client)
         if request_id is None:
             self.conversation.drop_last_user()
             return False
@@ -74,21 +97,39 @@ class ChatSession(QObject):
         return True
 
     def stop(self) -> None:
-        """Stop the reply being generated."""
-        if self._request_id is not None:
-            self._inference.stop()
+        """Stop this conversation's reply (running or waiting); other clients' replies go on."""
+        self._inference.stop(self._request_id)
 
     def new_chat(self, system_prompt: str | None = None) -> None:
-        """Forget the conversation (stopping any reply)."""
-        self.stop()
+        """Start a new conversation; a reply still running is stopped and never lands in it."""
+        self._inference.stop(self._request_id)
+        self._request_id = None  # whatever that request still sends belongs to the old conversation
+        self._inference.forget_conversation(self.conversation_id)
         self.conversation.clear()
+        self.conversation_id = uuid.uuid4().hex
         if system_prompt is not None:
             self.conversation.system_prompt = system_prompt
+        self.conversation_changed.emit(self.conversation.messages())
+
+    @Slot(int, int)
+    def _on_queued(self, request_id: int, place: int) -> None:
+        if request_id == self._request_id:
+            self.reply_waiting.emit(place)
+
+    @Slot(int)
+    def _on_started(self, request_id: int) -> None:
+        if request_id == self._request_id:
+            self.reply_running.emit()
 
     @Slot(int, str)
     def _on_token(self, request_id: int, text: str) -> None:
         if request_id == self._request_id:
             self.reply_token.emit(text)
+
+    @Slot(int, str)
+    def _on_dropped(self, request_id: int, _reason: str) -> None:
+        if request_id == self._request_id:
+            self._on_finished(request_id, _nothing_generated())
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, result: GenerationResult) -> None:
@@ -100,6 +141,7 @@ class ChatSession(QObject):
         else:
             self.conversation.drop_last_user()
         self.reply_finished.emit(result)
+        self.conversation_changed.emit(self.conversation.messages())
 
     @Slot(int, object)
     def _on_failed(self, request_id: int, error: ReflexiaError) -> None:

@@ -1,10 +1,13 @@
-"""The inference service: one worker thread owns the model for its whole life.
+"""The one engine every client shares: a request queue in front of one worker thread.
 
 llama.cpp contexts are stateful and not thread-safe, so every load, generation
-and unload runs on one long-lived QThread. Requests go in as queued signals;
-results come back as past-tense signals carrying the request id, so the UI
-can drop tokens of a reply it has already stopped. Stop is out of band: a
-``threading.Event`` the generation loop checks before every token.
+and unload runs on one long-lived QThread, one at a time. Clients (the window,
+the quick prompt, a local API) submit requests that name the client and the
+conversation; the queue runs them in order, drops a queued load that a newer
+load supersedes, and tells each client its place while it waits. Results come
+back as past-tense signals carrying the request id, so a client drops what is
+not its own. Stop is out of band: a ``threading.Event`` per request, which the
+generation loop checks before every token and a load checks between tensors.
 """
 
 from __future__ import annotations
@@ -13,16 +16,21 @@ import itertools
 import logging
 import threading
 import time
-from pathlib import Path
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from reflexia.core.engine.backend import Backend, GenerationRequest, LoadParams, ModelInfo, TokenChunk
-from reflexia.core.errors import GenerationError, ReflexiaError
+from reflexia.core.engine.backend import Backend
+from reflexia.core.engine.values import GenerationRequest, ModelInfo, ModelRef, TokenChunk
+from reflexia.core.errors import GenerationError, LoadCancelledError, ReflexiaError
 
 log = logging.getLogger(__name__)
 
 TOKEN_SIGNAL_INTERVAL_S = 1 / 60
+SHUTDOWN_WAIT_MS = 10_000  # a load is aborted between tensors; this only bounds a stuck driver
 
 
 def _as_user_error(exc: Exception, what: str) -> ReflexiaError:
@@ -36,31 +44,42 @@ class InferenceWorker(QObject):
     """Runs backend calls; lives on the inference thread (every slot runs there).
 
     Signals:
-        loaded(int, ModelInfo), load_failed(int, ReflexiaError, ModelInfo | None), unloaded(),
+        loaded(int, ModelInfo), load_failed(int, ReflexiaError, ModelInfo | None), unloaded(int),
         token(int, str): new text, coalesced to ~60 signals a second;
         finished(int, GenerationResult), failed(int, ReflexiaError).
     """
 
     loaded = Signal(int, object)
     load_failed = Signal(int, object, object)  # request id, error, model still loaded
-    unloaded = Signal()
+    unloaded = Signal(int)
     token = Signal(int, str)
     finished = Signal(int, object)
     failed = Signal(int, object)
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backends: Mapping[str, Backend]) -> None:
         super().__init__()
-        self._backend = backend
+        self._backends = dict(backends)
+        self._current: Backend | None = None  # the backend holding the loaded model
 
-    @Slot(int, object, object)
-    def load(self, request_id: int, path: Path, params: LoadParams) -> None:
-        """Load ``path``; runs on the inference thread."""
-        try:
-            info = self._backend.load(path, params)
-        except Exception as exc:
-            log.warning("load of %s failed: %s", path, exc)
-            self.load_failed.emit(request_id, _as_user_error(exc, "loading the model"), self._backend.model)
+    @Slot(int, object, int, object)
+    def load(self, request_id: int, ref: ModelRef, context_length: int, cancel: threading.Event) -> None:
+        """Load ``ref`` with its backend; runs on the inference thread."""
+        backend = self._backends.get(ref.backend)
+        if backend is None:
+            error = GenerationError(f"No {ref.backend} backend is set up to load {ref}")
+            self.load_failed.emit(request_id, error, self._current.model if self._current else None)
             return
+        if self._current is not None and self._current is not backend:
+            self._current.unload()  # one model at a time, whichever backend runs it
+            self._current = None
+        try:
+            info = backend.load(ref, context_length, cancel)
+        except Exception as exc:
+            log.warning("load of %s failed: %s", ref.label, exc)
+            self._current = backend if backend.model is not None else None
+            self.load_failed.emit(request_id, _as_user_error(exc, "loading the model"), backend.model)
+            return
+        self._current = backend
         self.loaded.emit(request_id, info)
 
     @Slot(int, object, object)
@@ -85,7 +104,9 @@ class InferenceWorker(QObject):
 
         log.info("generation %d started", request_id)
         try:
-            result = self._backend.generate(request, on_token, cancel)
+            if self._current is None:
+                raise GenerationError("No model is loaded: pick one in the model menu first")
+            result = self._current.generate(request, on_token, cancel)
         except Exception as exc:
             log.warning("generation %d failed: %s", request_id, exc)
             self.failed.emit(request_id, _as_user_error(exc, "generating"))
@@ -94,29 +115,62 @@ class InferenceWorker(QObject):
             emit(request_id, "".join(pending))
         self.finished.emit(request_id, result)
 
-    @Slot()
-    def unload(self) -> None:
+    @Slot(int)
+    def unload(self, request_id: int) -> None:
         """Free the model; runs on the inference thread."""
-        self._backend.unload()
-        self.unloaded.emit()
+        if self._current is not None:
+            self._current.unload()
+            self._current = None
+        self.unloaded.emit(request_id)
+
+    @Slot(str)
+    def forget_conversation(self, conversation_id: str) -> None:
+        """Drop a conversation's saved cache; runs on the inference thread."""
+        forget = getattr(self._current, "forget_conversation", None)
+        if forget is not None:
+            forget(conversation_id)
+
+    def close(self) -> None:
+        """Free every backend's model (only once the thread has ended)."""
+        for backend in self._backends.values():
+            backend.unload()
+
+
+RequestKind = Literal["generate", "load", "unload"]
+
+
+@dataclass
+class _Ticket:
+    id: int
+    client: str
+    kind: RequestKind
+    cancel: threading.Event = field(default_factory=threading.Event)
+    request: GenerationRequest | None = None
+    ref: ModelRef | None = None
+    context_length: int = 0
 
 
 class InferenceService(QObject):
-    """The one engine every window shares. Methods are called on the GUI thread.
+    """The request queue in front of the one engine. Methods are called on the GUI thread.
 
     Signals:
-        model_loading(Path): a load was queued.
-        model_loaded(ModelInfo), model_load_failed(ReflexiaError), model_unloaded().
-        generation_started(int): request id of a new reply.
+        request_queued(int, int): a request waits; its place (1 = next). Sent again as it moves up.
+        request_dropped(int, str): a request ended without running (cancelled, or a newer load
+            superseded it), with the reason.
+        model_loading(int, ModelRef): a load started.
+        model_loaded(int, ModelInfo), model_load_failed(int, ReflexiaError), model_unloaded().
+        generation_started(int): request id of a reply that started.
         token_generated(int, str): request id and the next piece of text (one or more tokens).
         generation_finished(int, GenerationResult), generation_failed(int, ReflexiaError).
         request_refused(str): why a request was not accepted.
-        busy_changed(bool): a load or generation started or ended.
+        busy_changed(bool): the engine started or stopped working.
     """
 
-    model_loading = Signal(object)
-    model_loaded = Signal(object)
-    model_load_failed = Signal(object)
+    request_queued = Signal(int, int)
+    request_dropped = Signal(int, str)
+    model_loading = Signal(int, object)
+    model_loaded = Signal(int, object)
+    model_load_failed = Signal(int, object)
     model_unloaded = Signal()
     generation_started = Signal(int)
     token_generated = Signal(int, str)
@@ -125,22 +179,23 @@ class InferenceService(QObject):
     request_refused = Signal(str)
     busy_changed = Signal(bool)
 
-    _load_requested = Signal(int, object, object)
+    _load_requested = Signal(int, object, int, object)
     _generate_requested = Signal(int, object, object)
-    _unload_requested = Signal()
+    _unload_requested = Signal(int)
+    _forget_requested = Signal(str)
 
-    def __init__(self, backend: Backend, parent: QObject | None = None) -> None:
+    def __init__(self, backends: Mapping[str, Backend], parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._backend = backend
         self._ids = itertools.count(1)
         self._thread = QThread()
         self._thread.setObjectName("inference")
-        self._worker = InferenceWorker(backend)
+        self._worker = InferenceWorker(backends)
         self._worker.moveToThread(self._thread)
         # Connect after moveToThread so the worker's slots are queued onto its thread.
         self._load_requested.connect(self._worker.load)
         self._generate_requested.connect(self._worker.generate)
         self._unload_requested.connect(self._worker.unload)
+        self._forget_requested.connect(self._worker.forget_conversation)
         self._worker.loaded.connect(self._on_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
         self._worker.unloaded.connect(self._on_unloaded)
@@ -148,107 +203,189 @@ class InferenceService(QObject):
         self._worker.finished.connect(self._on_finished)
         self._worker.failed.connect(self._on_failed)
         self._model: ModelInfo | None = None
-        self._loading_id: int | None = None
-        self._generation_id: int | None = None
-        self._cancel = threading.Event()
+        self._queue: deque[_Ticket] = deque()
+        self._running: _Ticket | None = None
+        self._dispatch_timer = QTimer(self)  # dispatch after the caller has its request id
+        self._dispatch_timer.setSingleShot(True)
+        self._dispatch_timer.setInterval(0)
+        self._dispatch_timer.timeout.connect(self._dispatch)
+        self._closed = False
         self._thread.start()
 
+    # -- state -------------------------------------------------------------
     @property
     def model(self) -> ModelInfo | None:
         """The loaded model, as last reported by the worker."""
         return self._model
 
+    def _pending(self, kind: RequestKind) -> bool:
+        running = self._running is not None and self._running.kind == kind
+        return running or any(t.kind == kind for t in self._queue)
+
     @property
     def is_generating(self) -> bool:
-        """True while a reply is being produced."""
-        return self._generation_id is not None
+        """True while a reply is being produced or waits in the queue."""
+        return self._pending("generate")
 
     @property
     def is_loading(self) -> bool:
-        """True while a model load is queued or running."""
-        return self._loading_id is not None
+        """True while a model load runs or waits in the queue."""
+        return self._pending("load")
 
-    def load_model(self, path: Path, params: LoadParams) -> int:
-        """Queue a load; a running reply is stopped first. Returns the request id."""
-        self.stop()
-        request_id = next(self._ids)
-        self._loading_id = request_id
-        self.model_loading.emit(Path(path))
-        self.busy_changed.emit(True)
-        self._load_requested.emit(request_id, Path(path), params)
-        return request_id
+    @property
+    def is_busy(self) -> bool:
+        """True while anything runs or waits."""
+        return self._running is not None or bool(self._queue)
 
-    def generate(self, request: GenerationRequest) -> int | None:
-        """Start a reply; refused (with ``request_refused``) while busy or without a model."""
-        if self._generation_id is not None:
-            self.request_refused.emit("A reply is still being generated: stop it first (Esc)")
+    def position(self, request_id: int) -> int | None:
+        """0 while the request runs, 1.. while it waits, None once it has ended."""
+        if self._running is not None and self._running.id == request_id:
+            return 0
+        return next((i + 1 for i, t in enumerate(self._queue) if t.id == request_id), None)
+
+    def running_client(self) -> str | None:
+        """The client whose request runs now."""
+        return self._running.client if self._running is not None else None
+
+    # -- requests ----------------------------------------------------------
+    def submit(self, request: GenerationRequest, client: str = "window") -> int | None:
+        """Queue a reply; None (and ``request_refused``) when no model is loaded or on its way."""
+        if self._closed:
             return None
-        if self._loading_id is not None:
-            self.request_refused.emit("The model is still loading: wait a moment")
-            return None
-        if self._model is None:
+        if self._model is None and not self.is_loading:
             self.request_refused.emit("No model is loaded: pick one in the model menu first")
             return None
-        request_id = next(self._ids)
-        self._generation_id = request_id
-        self._cancel = threading.Event()
-        self.generation_started.emit(request_id)
-        self.busy_changed.emit(True)
-        self._generate_requested.emit(request_id, request, self._cancel)
-        return request_id
+        return self._enqueue(_Ticket(next(self._ids), client, "generate", request=request))
 
-    def stop(self) -> None:
-        """Cancel the running reply; the worker stops before its next token."""
-        self._cancel.set()
+    def load_model(self, ref: ModelRef, context_length: int, client: str = "window") -> int:
+        """Queue a load; loads and unloads still waiting are dropped, a running load is abandoned."""
+        for ticket in [t for t in self._queue if t.kind in ("load", "unload")]:
+            self._queue.remove(ticket)
+            self.request_dropped.emit(ticket.id, "superseded by a newer load")
+        if self._running is not None and self._running.kind == "load":
+            self._running.cancel.set()  # the worker gives up between tensors
+        return self._enqueue(_Ticket(next(self._ids), client, "load", ref=ref, context_length=context_length))
 
-    def unload(self) -> None:
+    def unload(self, client: str = "window") -> int:
         """Queue freeing the model."""
-        self.stop()
-        self._unload_requested.emit()
+        return self._enqueue(_Ticket(next(self._ids), client, "unload"))
 
-    def shutdown(self) -> None:
-        """Stop, end the worker thread and free the model (call once, at exit)."""
-        self.stop()
+    def stop(self, request_id: int | None) -> None:
+        """Stop one request: a running one within a token, a waiting one at once."""
+        if request_id is None:
+            return
+        if self._running is not None and self._running.id == request_id:
+            self._running.cancel.set()
+            return
+        ticket = next((t for t in self._queue if t.id == request_id), None)
+        if ticket is not None:
+            self._queue.remove(ticket)
+            self.request_dropped.emit(request_id, "cancelled before it started")
+            self._announce_places()
+            self._busy_may_have_changed()
+
+    def forget_conversation(self, conversation_id: str) -> None:
+        """Drop the engine's saved cache of a conversation (deleted, or started over)."""
+        self._forget_requested.emit(conversation_id)
+
+    def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
+        """Drop waiting requests, stop the running one, end the thread, free the model.
+
+        Returns False if the worker did not end within ``timeout_ms``; the model is
+        then left to the operating system rather than freed under a running call.
+        """
+        self._closed = True
+        self._queue.clear()
+        if self._running is not None:
+            self._running.cancel.set()
         self._thread.quit()
-        self._thread.wait()
-        self._backend.unload()  # the worker thread is gone, so this thread may touch the backend
+        if not self._thread.wait(timeout_ms):
+            log.error(
+                "the inference thread did not stop within %d ms; quitting without freeing it", timeout_ms
+            )
+            return False
+        self._worker.close()  # the worker thread is gone, so this thread may touch the backends
+        return True
 
+    def _enqueue(self, ticket: _Ticket) -> int:
+        was_busy = self.is_busy
+        self._queue.append(ticket)
+        if not was_busy:
+            self.busy_changed.emit(True)
+        self._dispatch_timer.start()
+        return ticket.id
+
+    @Slot()
+    def _dispatch(self) -> None:
+        # Runs from the event loop, after the caller of submit() holds its request id.
+        if self._closed:
+            return
+        if self._running is None and self._queue:
+            self._start(self._queue.popleft())
+        self._announce_places()
+
+    def _start(self, ticket: _Ticket) -> None:
+        self._running = ticket
+        if ticket.kind == "load":
+            assert ticket.ref is not None
+            self.model_loading.emit(ticket.id, ticket.ref)
+            self._load_requested.emit(ticket.id, ticket.ref, ticket.context_length, ticket.cancel)
+        elif ticket.kind == "unload":
+            self._unload_requested.emit(ticket.id)
+        else:
+            self.generation_started.emit(ticket.id)
+            self._generate_requested.emit(ticket.id, ticket.request, ticket.cancel)
+
+    def _announce_places(self) -> None:
+        for place, waiting in enumerate(self._queue, start=1):
+            self.request_queued.emit(waiting.id, place)
+
+    def _finish(self, request_id: int) -> None:
+        if self._running is not None and self._running.id == request_id:
+            self._running = None
+        self._busy_may_have_changed()
+        self._dispatch_timer.start()
+
+    def _busy_may_have_changed(self) -> None:
+        if not self.is_busy:
+            self.busy_changed.emit(False)
+
+    # -- worker results (queued onto the GUI thread) -----------------------
     @Slot(int, object)
     def _on_loaded(self, request_id: int, info: ModelInfo) -> None:
         self._model = info
-        if request_id == self._loading_id:
-            self._loading_id = None
-            self.busy_changed.emit(self.is_generating)
-        self.model_loaded.emit(info)
+        self._finish(request_id)
+        self.model_loaded.emit(request_id, info)
 
     @Slot(int, object, object)
     def _on_load_failed(self, request_id: int, error: ReflexiaError, still_loaded: ModelInfo | None) -> None:
         self._model = still_loaded  # a failed load may have freed the previous model
-        if request_id == self._loading_id:
-            self._loading_id = None
-            self.busy_changed.emit(self.is_generating)
-        self.model_load_failed.emit(error)
+        self._finish(request_id)
+        if isinstance(error, LoadCancelledError):
+            self.request_dropped.emit(request_id, "superseded by a newer load")
+            if still_loaded is None:
+                self.model_unloaded.emit()
+            return
+        self.model_load_failed.emit(request_id, error)
 
-    @Slot()
-    def _on_unloaded(self) -> None:
+    @Slot(int)
+    def _on_unloaded(self, request_id: int) -> None:
         self._model = None
+        self._finish(request_id)
         self.model_unloaded.emit()
 
     @Slot(int, str)
     def _on_token(self, request_id: int, text: str) -> None:
-        if request_id == self._generation_id and not self._cancel.is_set():
+        running = self._running
+        if running is not None and running.id == request_id and not running.cancel.is_set():
             self.token_generated.emit(request_id, text)
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, result: object) -> None:
-        if request_id == self._generation_id:
-            self._generation_id = None
-            self.busy_changed.emit(self.is_loading)
+        self._finish(request_id)
         self.generation_finished.emit(request_id, result)
 
     @Slot(int, object)
     def _on_failed(self, request_id: int, error: ReflexiaError) -> None:
-        if request_id == self._generation_id:
-            self._generation_id = None
-            self.busy_changed.emit(self.is_loading)
+        self._finish(request_id)
         self.generation_failed.emit(request_id, error)

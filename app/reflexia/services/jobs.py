@@ -30,14 +30,19 @@ class Job(QObject):
     failed = Signal(object)
     finished = Signal()
 
-    def __init__(self, name: str, function: Callable[..., Any], *args: Any) -> None:
+    def __init__(self, name: str, function: Callable[..., Any], *args: Any, tag: object = None) -> None:
         super().__init__()
         self.name = name
+        self.tag = tag  # what the receiver needs to know about this job (read via sender())
         self._function = function
         self._args = args
 
     def start(self) -> None:
-        """Queue the job on the global thread pool."""
+        """Queue the job on the global thread pool.
+
+        Receivers of its signals must be ``@Slot`` methods of QObjects: the signals are
+        emitted on a pool thread and Qt queues them to the receiver's thread.
+        """
         QThreadPool.globalInstance().start(self._run)
 
     def _run(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 
 from reflexia.core.config.settings import Settings
 from reflexia.core.memory.estimate import FitResult, MemoryBudget, check_fit
@@ -58,6 +58,7 @@ def build_snapshot(models_dir: Path, settings: Settings) -> LibrarySnapshot:
             budget,
             include_creatable=False,
             gpu_layers=settings.model.gpu_layers,
+            batch_size=settings.model.batch_size,
         )
     ]
     return LibrarySnapshot(catalog, tuple(entries))
@@ -67,7 +68,13 @@ def check_file(path: Path, settings: Settings) -> FitResult:
     """The fit verdict of one file, e.g. one opened from outside the library (runs on a worker)."""
     info = read_gguf(path)
     budget = MemoryBudget.from_system(settings.memory)
-    return check_fit(info, settings.model.context_length, budget, gpu_layers=settings.model.gpu_layers)
+    return check_fit(
+        info,
+        settings.model.context_length,
+        budget,
+        gpu_layers=settings.model.gpu_layers,
+        batch_size=settings.model.batch_size,
+    )
 
 
 class ModelLibraryService(QObject):
@@ -94,8 +101,12 @@ class ModelLibraryService(QObject):
         self._debounce.setSingleShot(True)
         self._debounce.setInterval(RESCAN_DELAY_MS)
         self._debounce.timeout.connect(self.rescan)
-        self._watcher.directoryChanged.connect(lambda _path: self._debounce.start())
+        self._watcher.directoryChanged.connect(self._on_folder_changed)
         self._watch()
+
+    @Slot(str)
+    def _on_folder_changed(self, _path: str) -> None:
+        self._debounce.start()
 
     def _watch(self) -> None:
         if self._models_dir.is_dir() and str(self._models_dir) not in self._watcher.directories():
@@ -106,19 +117,39 @@ class ModelLibraryService(QObject):
         self._watch()
         job = Job("Scanning the models folder", build_snapshot, self._models_dir, self._settings)
         job.returned.connect(self._on_scanned)
-        job.finished.connect(lambda: self._jobs.remove(job))
+        job.finished.connect(self._on_job_finished)
         self._jobs.append(job)
         job.start()
 
     def check(self, path: Path) -> None:
         """Work out ``path``'s fit verdict on a worker; ``file_checked`` or ``check_failed`` follows."""
-        job = Job("Checking the model", check_file, path, self._settings)
-        job.returned.connect(lambda fit: self.file_checked.emit(path, fit))
-        job.failed.connect(lambda error: self.check_failed.emit(path, error))
-        job.finished.connect(lambda: self._jobs.remove(job))
+        job = Job("Checking the model", check_file, path, self._settings, tag=path)
+        job.returned.connect(self._on_checked)
+        job.failed.connect(self._on_check_failed)
+        job.finished.connect(self._on_job_finished)
         self._jobs.append(job)
         job.start()
 
+    # Job signals come from pool threads: every receiver is a slot, and sender() says which job.
+    @Slot(object)
+    def _on_checked(self, fit: FitResult) -> None:
+        job = self.sender()
+        assert isinstance(job, Job)
+        self.file_checked.emit(job.tag, fit)
+
+    @Slot(object)
+    def _on_check_failed(self, error: object) -> None:
+        job = self.sender()
+        assert isinstance(job, Job)
+        self.check_failed.emit(job.tag, error)
+
+    @Slot()
+    def _on_job_finished(self) -> None:
+        job = self.sender()
+        if job in self._jobs:
+            self._jobs.remove(job)
+
+    @Slot(object)
     def _on_scanned(self, snapshot: LibrarySnapshot) -> None:
         self.snapshot = snapshot
         self.scanned.emit(snapshot)

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, QProcess, Signal, Slot
 
 from reflexia.core.atomic_file import remove_partial_outputs
 from reflexia.core.errors import QuantizationError
-from reflexia.core.models.quantizer import default_output_path
+from reflexia.core.models.quantizer import rung_output_path
 
 log = logging.getLogger(__name__)
 _PROGRESS = re.compile(rb"\[\s*(\d+)\s*/\s*(\d+)\s*\]")
@@ -44,11 +44,11 @@ class QuantizationJob(QObject):
     failed = Signal(object)
     cancelled = Signal()
 
-    def __init__(self, source: Path, rung: str, output: Path | None = None) -> None:
+    def __init__(self, source: Path, rung: str, output: Path) -> None:
         super().__init__()
         self.source = source
         self.rung = rung
-        self.output = output or default_output_path(source, rung)
+        self.output = output
         self._cancelled = False
         self._stdout = b""
         self._stderr_tail = b""
@@ -131,8 +131,9 @@ class QuantizationService(QObject):
     failed = Signal(object)
     cancelled = Signal()
 
-    def __init__(self) -> None:
+    def __init__(self, models_dir: Path) -> None:
         super().__init__()
+        self._models_dir = models_dir
         self.job: QuantizationJob | None = None
 
     @property
@@ -140,12 +141,17 @@ class QuantizationService(QObject):
         """True while a quantization runs."""
         return self.job is not None and self.job.running
 
-    def quantize(self, source: Path, rung: str) -> QuantizationJob | None:
-        """Start making ``rung`` from ``source``; None (and ``failed``) if one is already running."""
+    def quantize(self, source: Path, rung: str, family_name: str | None = None) -> QuantizationJob | None:
+        """Start making ``rung`` from ``source``; None (and ``failed``) if one is already running.
+
+        The new file goes to the models folder (never into another app's store), named
+        so that the catalog groups it with ``family_name``.
+        """
         if self.busy:
             self.failed.emit(QuantizationError("another quantization is running: wait for it or cancel it"))
             return None
-        job = QuantizationJob(source, rung)
+        self._models_dir.mkdir(parents=True, exist_ok=True)
+        job = QuantizationJob(source, rung, rung_output_path(source, rung, self._models_dir, family_name))
         job.progress.connect(self.progress)
         job.finished.connect(self.finished)
         job.failed.connect(self.failed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -18,13 +18,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from reflexia.core.engine.backend import GenerationResult, ModelInfo
+from reflexia.core.engine.values import GenerationResult, ModelInfo, ModelRef
 from reflexia.core.errors import ReflexiaError
 from reflexia.core.memory.estimate import FitResult
 from reflexia.core.memory.governor import Decision
 from reflexia.core.memory.rung_report import largest_fitting_rung
 from reflexia.core.units import human_size
 from reflexia.services.chat_session import ChatSession
+from reflexia.services.demo_model import DemoModelMaker
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import LibrarySnapshot, ModelLibraryService
@@ -48,8 +49,8 @@ class MainWindow(QMainWindow):
         library: ModelLibraryService,
         governor: GovernorService,
         quantization: QuantizationService,
+        demo_model: DemoModelMaker,
         load_model: Callable[[Path, int | None], None],
-        create_demo_model: Callable[[], None],
         window_state: QSettings,
     ) -> None:
         super().__init__()
@@ -64,7 +65,7 @@ class MainWindow(QMainWindow):
         self._quantization = quantization
         self._governor_made_rung = False
         self._load_model = load_model
-        self._create_demo_model = create_demo_model
+        self._demo_model = demo_model
         self._state = window_state
 
         self.picker = ModelPicker()
@@ -121,7 +122,7 @@ class MainWindow(QMainWindow):
         self.picker.model_chosen.connect(self.request_load)
         self._library.scanned.connect(self._on_library_scanned)
         self._library.file_checked.connect(self._on_file_checked)
-        self._library.check_failed.connect(lambda _path, error: self._on_model_load_failed(error))
+        self._library.check_failed.connect(self._on_check_failed)
         self._governor.switched.connect(self._on_governor_switched)
         self.memory_status.quantize_requested.connect(self._quantization.quantize)
         self._quantization.started.connect(self._on_quantization_started)
@@ -131,7 +132,10 @@ class MainWindow(QMainWindow):
         self._quantization.cancelled.connect(self._on_quantization_cancelled)
         self.picker.open_requested.connect(self.open_model_file)
         self.chat_view.open_model_requested.connect(self.open_model_file)
-        self.chat_view.demo_model_requested.connect(self._create_demo_model)
+        self.chat_view.demo_model_requested.connect(self._demo_model.start)
+        self._demo_model.started.connect(self._on_demo_model_started)
+        self._demo_model.ready.connect(self._on_demo_model_ready)
+        self._demo_model.failed.connect(self.show_error)
         self.new_chat_button.clicked.connect(self.new_chat)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self._chat.stop)
@@ -140,10 +144,12 @@ class MainWindow(QMainWindow):
         inference.model_loading.connect(self._on_model_loading)
         inference.model_loaded.connect(self._on_model_loaded)
         inference.model_load_failed.connect(self._on_model_load_failed)
-        inference.model_unloaded.connect(lambda: self._show_model(None))
-        inference.request_refused.connect(lambda reason: self.statusBar().showMessage(reason, 5000))
+        inference.model_unloaded.connect(self._on_model_unloaded)
+        inference.request_refused.connect(self._on_request_refused)
         inference.busy_changed.connect(self.busy.setVisible)
         self._chat.reply_started.connect(self._on_reply_started)
+        self._chat.reply_waiting.connect(self._on_reply_waiting)
+        self._chat.reply_running.connect(self._on_reply_running)
         self._chat.reply_token.connect(self.chat_view.append_token)
         self._chat.reply_finished.connect(self._on_reply_finished)
         self._chat.reply_failed.connect(self._on_reply_failed)
@@ -219,10 +225,15 @@ class MainWindow(QMainWindow):
             self.composer.give_back(text)
 
     def new_chat(self) -> None:
-        """Start an empty conversation."""
+        """Start an empty conversation (a reply still running is stopped and left behind)."""
         self._chat.new_chat()
         self.chat_view.clear()
         self.composer.set_replying(False)
+
+    @Slot(str)
+    def show_error(self, message: str) -> None:
+        """Show an error in the banner (uncaught exceptions from any thread arrive here)."""
+        self.banner.show_message(message, "error")
 
     def show_problems(self, problems: tuple[str, ...] | list[str]) -> None:
         """Show configuration (or other start-up) problems in the banner."""
@@ -272,13 +283,28 @@ class MainWindow(QMainWindow):
         self._governor_made_rung = decision.needs_quantization
         self.banner.show_message(f"<b>Switched to {decision.to_rung}</b>{made} — {decision.reason}", "info")
 
-    def _on_model_loading(self, path: Path) -> None:
-        self.picker.setEnabled(False)
-        self.statusBar().showMessage(f"Loading {path.name}…")
-        self.model_label.setText(f"Loading {path.stem}…")
+    def _on_demo_model_started(self) -> None:
+        self.statusBar().showMessage("Creating the demo model…")
 
-    def _on_model_loaded(self, info: ModelInfo) -> None:
-        self.picker.setEnabled(True)
+    def _on_demo_model_ready(self, path: Path) -> None:
+        self._library.rescan()
+        self._load_model(path, None)
+
+    def _on_check_failed(self, _path: Path, error: ReflexiaError) -> None:
+        self._on_model_load_failed(0, error)
+
+    def _on_request_refused(self, reason: str) -> None:
+        self.statusBar().showMessage(reason, 5000)
+
+    def _on_model_unloaded(self) -> None:
+        self._show_model(None)
+
+    def _on_model_loading(self, _request_id: int, ref: ModelRef) -> None:
+        # The menu stays usable: choosing another model supersedes this load.
+        self.statusBar().showMessage(f"Loading {ref.label}…")
+        self.model_label.setText(f"Loading {ref.label}…")
+
+    def _on_model_loaded(self, _request_id: int, info: ModelInfo) -> None:
         if self.banner.kind != "info":  # keep the governor's "Switched to …" notice
             self.banner.hide()
         self._show_model(info)
@@ -286,11 +312,10 @@ class MainWindow(QMainWindow):
             f"<b>{info.name}</b> ({info.quantization}, {info.context_length}-token context) is ready. "
             "Type a message below: <b>Enter</b> sends, <b>Shift+Enter</b> starts a new line."
         )
-        self.statusBar().showMessage(f"Loaded {info.path.name} in {info.load_s:.2f} s", 5000)
+        self.statusBar().showMessage(f"Loaded {info.ref.label} in {info.load_s:.2f} s", 5000)
         self.composer.input.setFocus()
 
-    def _on_model_load_failed(self, error: ReflexiaError) -> None:
-        self.picker.setEnabled(True)
+    def _on_model_load_failed(self, _request_id: int, error: ReflexiaError) -> None:
         self._show_model(self._inference.model)
         self.banner.show_message(f"<b>Could not load the model.</b> {error}", "error")
         self.statusBar().clearMessage()
@@ -312,6 +337,13 @@ class MainWindow(QMainWindow):
         self.chat_view.begin_reply()
         self.composer.set_replying(True)
 
+    def _on_reply_waiting(self, place: int) -> None:
+        ahead = "the other reply" if place == 1 else f"{place} other requests"
+        self.statusBar().showMessage(f"Waiting for {ahead} to finish… (Esc cancels)")
+
+    def _on_reply_running(self) -> None:
+        self.statusBar().clearMessage()
+
     def _on_reply_finished(self, result: GenerationResult) -> None:
         stats = result.stats
         note = {"cancelled": "stopped", "length": "length limit", "context_full": "context full"}
@@ -321,6 +353,11 @@ class MainWindow(QMainWindow):
         )
         if stats.stop_reason in note:
             footer += f" · {note[stats.stop_reason]}"
+        if stats.left_out_messages:
+            footer += (
+                f" · {stats.left_out_messages} earlier messages left out to fit the "
+                f"{self._inference.model.context_length if self._inference.model else ''}-token context"
+            )
         self.chat_view.end_reply(result.text, footer)
         self.composer.set_replying(False)
         self.speed_label.setText(f"{stats.tokens_per_s:.1f} tok/s")

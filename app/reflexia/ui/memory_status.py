@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QWidget
 
@@ -17,10 +17,10 @@ class MemoryStatus(QWidget):
     """Shows pressure; lets the user pin a rung (auto off), hand control back, or make a rung.
 
     Signals:
-        quantize_requested(Path, str): make this rung from this source file.
+        quantize_requested(Path, str, str): make this rung from this source file, for this family.
     """
 
-    quantize_requested = Signal(object, str)
+    quantize_requested = Signal(object, str, str)
 
     def __init__(self, governor: GovernorService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -42,6 +42,7 @@ class MemoryStatus(QWidget):
         governor.sampled.connect(self._on_sample)
         self._refresh_mode()
 
+    @Slot(object)
     def _on_sample(self, sample: MemorySample) -> None:
         level = self._governor.level
         free_gb = sample.available_gb
@@ -81,7 +82,9 @@ class MemoryStatus(QWidget):
             for rung in missing:
                 make = self._menu.addAction(f"Make {rung} from {source.path.name}")
                 make.triggered.connect(
-                    lambda _checked=False, r=rung, p=source.path: self.quantize_requested.emit(p, r)
+                    lambda _checked=False, r=rung, p=source.path, n=family.display_name: (
+                        self.quantize_requested.emit(p, r, n)
+                    )
                 )
 
     def pin(self, rung: str | None) -> None:

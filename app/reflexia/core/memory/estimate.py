@@ -19,6 +19,7 @@ import gguf
 import psutil
 
 from reflexia.core.config.settings import MemorySettings
+from reflexia.core.engine.llama_cpp.options import FLASH_ATTENTION, SAVED_STATE_SHARE
 from reflexia.core.hardware import is_apple_silicon
 from reflexia.core.models.catalog import precision_key
 from reflexia.core.models.gguf_file import GGUFInfo
@@ -61,6 +62,8 @@ class MemoryEstimate:
             buffer and the logits output buffer.
         overhead_bytes: llama.cpp's fixed costs: tokenizer, contexts, threads.
         context_length: The context llama.cpp allocates (clamped, rounded up to 256).
+        saved_states_bytes: The most the saved KV caches of recent conversations may take
+            (the engine bounds them at a share of one full cache).
     """
 
     weights_bytes: int
@@ -68,11 +71,17 @@ class MemoryEstimate:
     compute_bytes: int
     overhead_bytes: int
     context_length: int
+    saved_states_bytes: int = 0
+
+    @property
+    def loaded_bytes(self) -> int:
+        """What loading takes, before any conversation's cache is saved."""
+        return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.overhead_bytes
 
     @property
     def total_bytes(self) -> int:
-        """The sum of the parts."""
-        return self.weights_bytes + self.kv_cache_bytes + self.compute_bytes + self.overhead_bytes
+        """The sum of the parts: what the model may come to take."""
+        return self.loaded_bytes + self.saved_states_bytes
 
     @property
     def total_mb(self) -> float:
@@ -152,8 +161,11 @@ def graph_buffer_bytes(
             reserves them; our engine only ever asks for the last token's row.
 
     Returns:
-        The buffer size in bytes, for the CPU backend with flash attention.
+        The buffer size in bytes, for the CPU backend with flash attention (the engine
+        switches it on explicitly: ``FLASH_ATTENTION``).
     """
+    if not FLASH_ATTENTION:  # pragma: no cover - a guard for whoever changes the engine
+        raise NotImplementedError("the estimate assumes flash attention, as the engine loads")
     asked, n_ctx = _effective_context(info, context_length)
     embedding = info.embedding_length or 4096
     vocab = info.vocab_size or 32_000
@@ -221,6 +233,7 @@ def estimate_memory(
         compute_bytes=graph_buffer_bytes(info, context_length, batch_size=batch_size) + work + output,
         overhead_bytes=_RUNTIME_OVERHEAD + _VOCAB_BYTES_PER_TOKEN * vocab,
         context_length=n_ctx,
+        saved_states_bytes=round(kv_cache * _bytes_per_element(kv_cache_type) * SAVED_STATE_SHARE),
     )
 
 
@@ -293,6 +306,7 @@ def check_fit(
     *,
     already_loaded_bytes: int = 0,
     gpu_layers: int = 0,
+    batch_size: int = 512,
 ) -> FitResult:
     """Check a model against the budget at a context, and find the longest context that fits.
 
@@ -302,6 +316,7 @@ def check_fit(
         budget: The memory budget now.
         already_loaded_bytes: Memory of the model this one would replace.
         gpu_layers: Layers offloaded, as for :func:`estimate_memory`.
+        batch_size: The engine's batch size (the configured one), as for :func:`estimate_memory`.
 
     Returns:
         The verdict, the estimate, the largest fitting context and a message.
@@ -309,7 +324,7 @@ def check_fit(
     usable = budget.usable_bytes(already_loaded_bytes)
 
     def needs(context: int) -> MemoryEstimate:
-        return estimate_memory(info, context, gpu_layers=gpu_layers)
+        return estimate_memory(info, context, gpu_layers=gpu_layers, batch_size=batch_size)
 
     estimate = needs(context_length)
     ceiling = max(CONTEXT_STEP, (info.context_length or _MAX_CONTEXT) // CONTEXT_STEP * CONTEXT_STEP)

@@ -61,6 +61,7 @@ def family_report(
     already_loaded_bytes: int = 0,
     include_creatable: bool = True,
     gpu_layers: int = 0,
+    batch_size: int = 512,
 ) -> list[RungReport]:
     """Every rung of ``family``, lowest precision first, with its estimate and verdict.
 
@@ -77,6 +78,7 @@ def family_report(
             budget,
             already_loaded_bytes=already_loaded_bytes,
             gpu_layers=gpu_layers,
+            batch_size=batch_size,
         )
         reports.append(
             RungReport(
@@ -98,7 +100,9 @@ def family_report(
             if not source_bits or not rung_bits:
                 continue
             # A rung not made yet: the source's estimate with its weights scaled by bits per weight.
-            estimate = estimate_memory(source.info, context_length, gpu_layers=gpu_layers)
+            estimate = estimate_memory(
+                source.info, context_length, gpu_layers=gpu_layers, batch_size=batch_size
+            )
             estimate = replace(estimate, weights_bytes=int(estimate.weights_bytes * rung_bits / source_bits))
             usable = budget.usable_bytes(already_loaded_bytes)
             verdict: FitVerdict = "fits" if estimate.total_bytes <= usable else "too_large"

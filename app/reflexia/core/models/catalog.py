@@ -21,6 +21,7 @@ from reflexia.core.errors import ModelFileError
 from reflexia.core.models.files import find_model_files
 from reflexia.core.models.gguf_file import GGUFInfo, read_gguf
 from reflexia.core.models.ladder import LADDER
+from reflexia.core.models.naming import display_name, strip_quantization_suffix
 
 __all__ = [
     "Catalog",
@@ -55,14 +56,6 @@ _BITS_PER_WEIGHT: Final[dict[str, float]] = {
     "bf16": 16.0, "f16": 16.0, "f32": 32.0, "f64": 64.0,
 }  # fmt: skip
 
-# A quantization tag at the end of a file stem: -Q4_K_M, .Q8_0, _q5_K_M, -IQ4_XS, -f16,
-# -UD-Q4_K_XL (Unsloth's "dynamic" files), -bf16, -fp16.
-_QUANT_TAG: Final = re.compile(
-    r"[-_.](?:ud[-_])?"
-    r"(?:i?q[1-8](?:_[01])?(?:_k)?(?:_(?:xxs|xs|xl|nl|s|m|l))?|tq[12]_0|mxfp4(?:_moe)?|b?f16|f32|fp16|fp32)$",
-    re.IGNORECASE,
-)
-
 
 def nominal_bits_per_weight(quantization: str) -> float | None:
     """Bits per weight of a quantization label (``q4_k_m``: 4.89); None if llama.cpp has no such label."""
@@ -91,15 +84,6 @@ def precision_key(info: GGUFInfo) -> tuple[float, int, str]:
         return precision_rank(info.quantization)
     measured = sum(info.tensor_type_bytes.values()) * 8 / max(1, info.parameter_count)
     return measured, 0, info.quantization
-
-
-def strip_quantization_suffix(stem: str) -> str:
-    """A file stem without its quantization tag: ``Llama-3-8B-Q4_K_M`` -> ``Llama-3-8B``.
-
-    A stem that is nothing but a tag is returned unchanged.
-    """
-    stripped = _QUANT_TAG.sub("", stem)
-    return stripped if stripped.strip("-_. ") else stem
 
 
 @dataclass(frozen=True)
@@ -146,7 +130,7 @@ class ModelFamily:
 
     Attributes:
         key: Unique, stable identifier within the catalog, e.g. ``llama-3-8b-instruct``.
-        display_name: The model's name (``general.name`` or the file stem without its tag).
+        display_name: The model's name as people say it (see ``naming.display_name``).
         architecture: ``general.architecture``, e.g. ``llama``.
         parameter_count: Number of weights.
         files: Its files, from lowest to highest precision.
@@ -249,12 +233,12 @@ def scan_catalog(
         *_folder_files(lmstudio_dirs or (), "lmstudio"),
         *(_ollama_files(ollama_dir) if ollama_dir is not None else ()),
     ]
-    for path, source, display_name, problem in candidates:
+    for path, source, store_name, problem in candidates:
         resolved = _resolved(path)
         if resolved in seen:  # a symlink or an overlapping folder: list the file once
             continue
         seen.add(resolved)
-        entry = _read(path, source, display_name, problem)
+        entry = _read(path, source, store_name, problem)
         (readable if entry.info is not None else unreadable).append(entry)
     return Catalog(tuple(_group(readable)), tuple(unreadable))
 
@@ -349,8 +333,16 @@ def _group(files: list[ModelFile]) -> list[ModelFamily]:
             key = next(k for n in range(1, len(used) + 2) if (k := f"{key}-{params}-{n}") not in used)
         used.add(key)
         assert members[0].info is not None
-        families.append(ModelFamily(key, name, members[0].info.architecture, params, tuple(members)))
+        shown = _shown_name(members[0])
+        families.append(ModelFamily(key, shown, members[0].info.architecture, params, tuple(members)))
     return families
+
+
+def _shown_name(entry: ModelFile) -> str:
+    """The family's name as people call the model (``SmolLM2-135M-Instruct``, ``llama3.2``)."""
+    assert entry.info is not None
+    store_name = entry.display_name.split(":")[0] if entry.source == "ollama" else None
+    return display_name(entry.info, entry.path, store_name)
 
 
 def _params(entry: ModelFile) -> int:

@@ -93,3 +93,18 @@ def default_output_path(src: Path, rung: str) -> Path:
         if candidate != src:
             return candidate
     return src.with_name(f"{stem}-{rung}.gguf")
+
+
+def rung_output_path(source: Path, rung: str, models_dir: Path, family_name: str | None = None) -> Path:
+    """Where a new rung of ``source`` goes: always in Reflexia's own models folder.
+
+    Next to its source when that is in the models folder; otherwise (a model in
+    Ollama's or LM Studio's store, which are read-only to us) in the models folder,
+    named after the family so the catalog groups it with its source.
+    """
+    try:
+        source.resolve().relative_to(models_dir.resolve())
+    except ValueError:
+        name = re.sub(r'[\\/:*?"<>|\s]+', "-", family_name or source.stem).strip("-.") or "model"
+        return models_dir / f"{name}-{rung}.gguf"
+    return default_output_path(source, rung)

@@ -3,8 +3,9 @@
 The high-level ``Llama.create_completion`` costs about 3 ms per token above a
 bare decode loop (measured in shared/ENVIRONMENT.md), so this module runs its
 own loop: one ``llama_decode`` per token, llama.cpp's C-side sampler chain,
-and incremental UTF-8 detokenization. It also keeps the tokens that are in the
-KV cache, so the next turn of a conversation only evaluates what is new.
+and incremental UTF-8 detokenization. Its KV cache belongs to a conversation
+(``kv_cache.py``): the next turn only evaluates what is new, and switching
+between conversations restores a saved state.
 """
 
 from __future__ import annotations
@@ -22,21 +23,33 @@ from typing import Any
 import llama_cpp
 
 from reflexia.core.config.logging_setup import route_llama_log
-from reflexia.core.engine.backend import (
+from reflexia.core.engine.chat_template import render_prompt
+from reflexia.core.engine.context_budget import fit_conversation, reply_reserve
+from reflexia.core.engine.conversation import ChatMessage
+from reflexia.core.engine.llama_cpp.kv_cache import ConversationCache
+from reflexia.core.engine.llama_cpp.options import (
+    FLASH_ATTENTION,
+    SAVED_CONVERSATIONS,
+    SAVED_STATE_SHARE,
+    LlamaOptions,
+)
+from reflexia.core.engine.values import (
+    BackendCapabilities,
     GenerationRequest,
     GenerationResult,
     GenerationStats,
-    LoadParams,
     ModelInfo,
+    ModelRef,
     SamplingParams,
     StopReason,
     TokenCallback,
     TokenChunk,
 )
-from reflexia.core.engine.chat_template import render_prompt
-from reflexia.core.errors import GenerationError, ModelLoadError
+from reflexia.core.errors import GenerationError, LoadCancelledError, ModelLoadError
 from reflexia.core.hardware import physical_cores
+from reflexia.core.models.files import find_model_files
 from reflexia.core.models.gguf_file import read_gguf
+from reflexia.core.models.naming import display_name
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +78,11 @@ class LlamaCppBackend:
     """Runs GGUF models in-process. Not thread-safe: one thread owns it."""
 
     name = "llama.cpp"
+    capabilities = BackendCapabilities(in_process=True, has_rungs=True, can_quantize=True)
 
-    def __init__(self) -> None:
+    def __init__(self, options: LlamaOptions | None = None, models_dirs: tuple[Path, ...] = ()) -> None:
+        self.options = options or LlamaOptions()
+        self._models_dirs = models_dirs
         self._model: Any = None
         self._ctx: Any = None
         self._vocab: Any = None
@@ -74,9 +90,7 @@ class LlamaCppBackend:
         self._template: str | None = None
         self._n_ctx = 0
         self._n_batch = 512
-        self._cached: list[int] = []  # tokens whose keys/values are in the KV cache
-        # (text, token count) pieces that spell self._cached exactly: prompt parts and replies.
-        self._segments: list[tuple[str, int]] = []
+        self.cache = ConversationCache(SAVED_CONVERSATIONS)
         self._piece = ctypes.create_string_buffer(256)
 
     @property
@@ -84,34 +98,55 @@ class LlamaCppBackend:
         """The loaded model, if any."""
         return self._info
 
-    def load(self, path: Path, params: LoadParams) -> ModelInfo:
+    def list_models(self) -> list[ModelRef]:
+        """GGUF files in the models folders this backend was given."""
+        return [ModelRef.file(p) for folder in self._models_dirs for p in find_model_files(folder)]
+
+    def load(self, ref: ModelRef, context_length: int, cancel: threading.Event | None = None) -> ModelInfo:
         """Validate and load a GGUF file, replacing any loaded model.
 
         Raises:
             ModelFileError: the file is missing, not a GGUF, truncated or corrupt.
             ModelLoadError: llama.cpp refused the file or the context.
+            LoadCancelledError: ``cancel`` was set before the weights were in.
         """
+        if ref.backend != self.name or ref.path is None:
+            raise ModelLoadError(f"{ref} is not a GGUF file for llama.cpp")
+        path = ref.path
         gguf = read_gguf(path)  # our own checks first: llama.cpp's errors are generic
+        stop = cancel or threading.Event()
+        if stop.is_set():
+            raise LoadCancelledError(f"loading {path.name} was cancelled")
         self.unload()
         _init_backend()
         started = time.perf_counter()
-        gpu_layers = params.gpu_layers
+        gpu_layers = self.options.gpu_layers
         if gpu_layers < 0:
             gpu_layers = 999 if llama_cpp.llama_supports_gpu_offload() else 0
         model_params = llama_cpp.llama_model_default_params()
         model_params.n_gpu_layers = gpu_layers
+        # llama.cpp asks this between tensors; False aborts the load (a newer load, or Quit).
+        progress = llama_cpp.llama_progress_callback(lambda _fraction, _data: not stop.is_set())
+        model_params.progress_callback = progress
         model = llama_cpp.llama_model_load_from_file(str(path).encode(), model_params)
         if not model:
+            if stop.is_set():
+                raise LoadCancelledError(f"loading {path.name} was cancelled")
             raise ModelLoadError(f"llama.cpp could not load {path}; the log file has its reason")
         trained = llama_cpp.llama_model_n_ctx_train(model)
-        n_ctx = min(params.context_length, trained) if trained > 0 else params.context_length
-        threads = params.threads or physical_cores()
+        n_ctx = min(context_length, trained) if trained > 0 else context_length
+        threads = self.options.threads or physical_cores()
         ctx_params = llama_cpp.llama_context_default_params()
         ctx_params.n_ctx = n_ctx
-        ctx_params.n_batch = min(params.batch_size, n_ctx)
-        ctx_params.n_ubatch = min(params.batch_size, n_ctx)
+        ctx_params.n_batch = min(self.options.batch_size, n_ctx)
+        ctx_params.n_ubatch = min(self.options.batch_size, n_ctx)
         ctx_params.n_threads = threads
         ctx_params.n_threads_batch = threads
+        ctx_params.flash_attn_type = (
+            llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+            if FLASH_ATTENTION
+            else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
+        )
         ctx = llama_cpp.llama_init_from_model(model, ctx_params)
         if not ctx:
             llama_cpp.llama_model_free(model)
@@ -124,11 +159,11 @@ class LlamaCppBackend:
         self._template = gguf.chat_template
         self._n_ctx = llama_cpp.llama_n_ctx(ctx)
         self._n_batch = ctx_params.n_batch
-        self._cached = []
+        self.cache.reset(int(self._kv_cache_bytes() * SAVED_STATE_SHARE))
         load_s = time.perf_counter() - started
         self._info = ModelInfo(
-            path=Path(path),
-            name=gguf.name or Path(path).stem,
+            ref=ModelRef.file(path),
+            name=display_name(gguf, Path(path)),
             architecture=gguf.architecture,
             quantization=gguf.quantization,
             parameter_count=gguf.parameter_count,
@@ -152,16 +187,30 @@ class LlamaCppBackend:
         )
         return self._info
 
+    def _kv_cache_bytes(self) -> int:
+        """Bytes of a full f16 KV cache of the loaded context."""
+        model = self._model
+        heads = max(1, llama_cpp.llama_model_n_head(model))
+        head_dim = llama_cpp.llama_model_n_embd(model) // heads
+        per_token = (
+            llama_cpp.llama_model_n_layer(model) * 2 * llama_cpp.llama_model_n_head_kv(model) * head_dim
+        )
+        return int(2 * per_token * self._n_ctx)
+
     def unload(self) -> None:
-        """Free the context and the model."""
+        """Free the context and the model, and every conversation's cache with them."""
         if self._ctx:
             llama_cpp.llama_free(self._ctx)
         if self._model:
             llama_cpp.llama_model_free(self._model)
-            log.info("unloaded %s", self._info.path.name if self._info else "model")
+            log.info("unloaded %s", self._info.ref.label if self._info else "model")
         self._model = self._ctx = self._vocab = None
         self._info = None
-        self._cached = []
+        self.cache.reset()
+
+    def forget_conversation(self, conversation_id: str) -> None:
+        """Drop the cache kept for a conversation that was deleted or started over."""
+        self.cache.forget(conversation_id)
 
     def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
         """Tokens of ``text``, parsing special tokens such as ``<|im_start|>``."""
@@ -180,19 +229,40 @@ class LlamaCppBackend:
         raw = llama_cpp.llama_vocab_get_text(self._vocab, token)
         return raw.decode("utf-8", errors="replace") if raw else ""
 
-    def _prompt_tokens(self, request: GenerationRequest) -> tuple[list[int], list[tuple[str, int]]]:
-        """Tokens of the rendered prompt, and the segments that spell them."""
+    def _render(self, messages: Sequence[ChatMessage]) -> str:
         bos = llama_cpp.llama_vocab_bos(self._vocab)
-        bos_text = self._token_text(bos) if bos >= 0 else ""
         eos = llama_cpp.llama_vocab_eos(self._vocab)
-        eos_text = self._token_text(eos) if eos >= 0 else ""
-        prompt = render_prompt(request.messages, self._template, bos_token=bos_text, eos_token=eos_text)
+        return render_prompt(
+            messages,
+            self._template,
+            bos_token=self._token_text(bos) if bos >= 0 else "",
+            eos_token=self._token_text(eos) if eos >= 0 else "",
+        )
+
+    def _fit(self, request: GenerationRequest) -> tuple[tuple[ChatMessage, ...], int]:
+        """The messages that fit the context with room for the reply, and how many turns were left out."""
+        budget = self._n_ctx - reply_reserve(self._n_ctx, request.sampling.max_tokens)
+
+        def count(messages: Sequence[ChatMessage]) -> int:
+            prompt = self._render(messages)
+            if len(prompt.encode("utf-8")) + 1 <= budget:  # a token spans at least one byte
+                return len(prompt)
+            return len(self.tokenize(prompt, add_bos=False)) + 1
+
+        fitted = fit_conversation(request.messages, count, budget, previous_cut=self.cache.active.left_out)
+        self.cache.active.left_out = fitted.left_out
+        return fitted.messages, fitted.left_out
+
+    def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], list[tuple[str, int]]]:
+        """Tokens of the rendered prompt, and the segments that spell them."""
+        prompt = self._render(messages)
+        active = self.cache.active
         # Reuse the exact tokens of every cached segment the new prompt starts with, instead of
         # re-tokenizing the history: generated tokens need not survive a detokenize/tokenize
         # round trip, and one mismatch early in the history would discard the rest of the cache.
         text_at = tokens_at = 0
         kept: list[tuple[str, int]] = []
-        for text, count in self._segments:
+        for text, count in active.segments:
             if not prompt.startswith(text, text_at):
                 break
             kept.append((text, count))
@@ -201,8 +271,10 @@ class LlamaCppBackend:
         if kept:
             rest = prompt[text_at:]
             new = self.tokenize(rest, add_bos=False) if rest else []
-            return self._cached[:tokens_at] + new, [*kept, (rest, len(new))]
+            return active.tokens[:tokens_at] + new, [*kept, (rest, len(new))]
         # Templates that write the BOS text themselves must not get a second BOS.
+        bos = llama_cpp.llama_vocab_bos(self._vocab)
+        bos_text = self._token_text(bos) if bos >= 0 else ""
         add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab)) and not (
             bos_text and prompt.startswith(bos_text)
         )
@@ -228,15 +300,16 @@ class LlamaCppBackend:
 
     def _evaluate_prompt(self, tokens: list[int], cancel: threading.Event) -> int:
         """Bring the KV cache to ``tokens``, reusing the shared prefix; returns tokens reused."""
-        reuse = common_prefix_length(self._cached, tokens)
+        active = self.cache.active
+        reuse = common_prefix_length(active.tokens, tokens)
         if reuse == len(tokens):
             reuse -= 1  # the last prompt token must be evaluated to get logits
         memory = llama_cpp.llama_get_memory(self._ctx)
         if not llama_cpp.llama_memory_seq_rm(memory, 0, reuse, -1):
             llama_cpp.llama_memory_clear(memory, True)
             reuse = 0
-        self._cached = tokens[:reuse]
-        self._segments = []
+        active.tokens = tokens[:reuse]
+        active.segments = []
         for start in range(reuse, len(tokens), self._n_batch):
             if cancel.is_set():
                 break
@@ -245,14 +318,13 @@ class LlamaCppBackend:
             if llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(array, len(chunk))) != 0:
                 self.clear_cache()
                 raise GenerationError("llama.cpp failed to evaluate the prompt (out of memory?)")
-            self._cached.extend(chunk)
+            active.tokens.extend(chunk)
         return reuse
 
     def clear_cache(self) -> None:
-        """Forget the KV cache (a new conversation will not share the old one's prefix)."""
+        """Empty the active conversation's KV cache (after a failed decode its contents are unknown)."""
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
-        self._cached = []
-        self._segments = []
+        self.cache.forget(self.cache.active.conversation_id)
 
     def generate(
         self, request: GenerationRequest, on_token: TokenCallback | None, cancel: threading.Event
@@ -264,7 +336,9 @@ class LlamaCppBackend:
         """
         self._require_loaded()
         started = time.perf_counter()
-        tokens, segments = self._prompt_tokens(request)
+        self.cache.switch_to(self._ctx, request.conversation_id)
+        messages, left_out = self._fit(request)
+        tokens, segments = self._prompt_tokens(messages)
         if len(tokens) >= self._n_ctx:
             raise GenerationError(
                 f"The conversation is {len(tokens)} tokens long, more than the {self._n_ctx}-token "
@@ -276,7 +350,7 @@ class LlamaCppBackend:
         pieces: list[str] = []
         first_token_at: float | None = None
         stop_reason: StopReason = "length"
-        ctx, vocab, piece, cached = self._ctx, self._vocab, self._piece, self._cached
+        ctx, vocab, piece, cached = self._ctx, self._vocab, self._piece, self.cache.active.tokens
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         one = (llama_cpp.llama_token * 1)()
         sampler = self._make_sampler(request.sampling)
@@ -327,7 +401,7 @@ class LlamaCppBackend:
         if flushed and on_token is not None:
             on_token(TokenChunk(flushed, len(pieces) - 2))
         if cached[: len(tokens)] == tokens and len(cached) - len(tokens) == text_in_cache:
-            self._segments = [*segments, ("".join(pieces[:text_in_cache]), text_in_cache)]
+            self.cache.active.segments = [*segments, ("".join(pieces[:text_in_cache]), text_in_cache)]
         finished = time.perf_counter()
         completion = len(pieces) - 1
         evaluated = len(tokens) - reused
@@ -341,6 +415,7 @@ class LlamaCppBackend:
             tokens_per_s=(completion - 1) / (finished - first) if completion > 1 else 0.0,
             total_s=finished - started,
             stop_reason=stop_reason,
+            left_out_messages=left_out,
         )
         log.info(
             "generated %d tokens (%s): prompt %d (+%d cached), ttft %.3fs, %.1f tok/s",

@@ -1,4 +1,4 @@
-"""How `reflexia chat` picks load parameters against a memory budget (deterministic budgets)."""
+"""How `reflexia chat` picks the context to load with against a memory budget (deterministic budgets)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reflexia.cli.library import LibraryError, fitting_load_params
+from reflexia.cli.library import LibraryError, fitting_context
 from reflexia.core.config.settings import load_settings
 from reflexia.core.memory.estimate import MemoryBudget, estimate_memory
 from reflexia.core.models.gguf_file import read_gguf
@@ -22,22 +22,22 @@ def _budget(usable: int) -> MemoryBudget:
 
 def test_a_roomy_budget_keeps_the_configured_context(tiny_f16_model: Path) -> None:
     settings = load_settings().settings
-    params = fitting_load_params(tiny_f16_model, settings, budget=_budget(8 * GIB))
-    assert params.context_length == settings.model.context_length
+    context = fitting_context(tiny_f16_model, settings, budget=_budget(8 * GIB))
+    assert context == settings.model.context_length
 
 
 def test_a_tight_budget_gets_the_longest_context_that_fits(tiny_f16_model: Path) -> None:
     settings = load_settings().settings
     info = read_gguf(tiny_f16_model)
     room = estimate_memory(info, 1024).total_bytes + 1
-    params = fitting_load_params(tiny_f16_model, settings, budget=_budget(room))
-    assert params.context_length == 1024
-    assert estimate_memory(info, params.context_length).total_bytes <= room
+    context = fitting_context(tiny_f16_model, settings, budget=_budget(room))
+    assert context == 1024
+    assert estimate_memory(info, context).total_bytes <= room
 
 
 def test_no_room_is_refused_naming_the_fix_unless_loading_anyway(tiny_f16_model: Path) -> None:
     settings = load_settings().settings
     with pytest.raises(LibraryError, match=r"too large for this machine now.*--load-anyway"):
-        fitting_load_params(tiny_f16_model, settings, budget=_budget(1024))
-    anyway = fitting_load_params(tiny_f16_model, settings, budget=_budget(1024), load_anyway=True)
-    assert anyway.context_length == settings.model.context_length
+        fitting_context(tiny_f16_model, settings, budget=_budget(1024))
+    anyway = fitting_context(tiny_f16_model, settings, budget=_budget(1024), load_anyway=True)
+    assert anyway == settings.model.context_length

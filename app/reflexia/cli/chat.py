@@ -1,0 +1,194 @@
+"""`reflexia chat`: one reply to --prompt, or a conversation read from standard input.
+
+Without ``--prompt`` each line of standard input is the user's next turn; each
+reply streams to standard output (or prints as one JSON object with --json).
+``/load REF`` switches the model and keeps the conversation, ``/new`` starts
+over, and the end of input exits with status 0 — a multi-turn conversation for
+scripts, as ``ollama run`` offers. Notices go to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from reflexia.core.config.settings import Settings, load_settings
+from reflexia.core.engine.backend import Backend
+from reflexia.core.engine.conversation import Conversation
+from reflexia.core.engine.values import (
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    ModelRef,
+    SamplingParams,
+    TokenChunk,
+)
+from reflexia.core.errors import ReflexiaError
+
+
+class ChatCommandError(ReflexiaError):
+    """A bad option of `reflexia chat`."""
+
+
+def _sampling(args: argparse.Namespace, settings: Settings) -> SamplingParams:
+    overrides: dict[str, Any] = {}
+    if args.max_tokens is not None:
+        if args.max_tokens < 1:
+            raise ChatCommandError("chat: --max-tokens must be at least 1")
+        overrides["max_tokens"] = args.max_tokens
+    if args.temperature is not None:
+        if not 0.0 <= args.temperature <= 5.0:
+            raise ChatCommandError("chat: --temperature must be between 0 and 5")
+        overrides["temperature"] = args.temperature
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    return replace(SamplingParams.from_settings(settings), **overrides)
+
+
+class TerminalEngine:
+    """The CLI's in-process client of one backend at a time (a server's, or llama.cpp)."""
+
+    def __init__(self, settings: Settings, *, load_anyway: bool) -> None:
+        self._settings = settings
+        self._load_anyway = load_anyway
+        self._backend: Backend | None = None
+        self.info: ModelInfo | None = None
+
+    def load(self, ref: ModelRef) -> ModelInfo:
+        """Load ``ref`` (fitted to memory for a file); the previous model stays if this fails."""
+        from reflexia.cli.library import fitting_context
+
+        if ref.backend == "ollama":
+            from reflexia.core.engine.ollama.backend import OllamaBackend
+
+            backend: Backend = OllamaBackend(self._settings.ollama.host)
+            context = self._settings.model.context_length
+        else:
+            from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
+            from reflexia.core.engine.llama_cpp.options import LlamaOptions
+
+            assert ref.path is not None
+            context = fitting_context(ref.path, self._settings, load_anyway=self._load_anyway)
+            if isinstance(self._backend, LlamaCppBackend):
+                backend = self._backend  # it replaces its model only once the new one checks out
+            else:
+                backend = LlamaCppBackend(LlamaOptions.from_settings(self._settings))
+        self.info = backend.load(ref, context)
+        if self._backend is not None and self._backend is not backend:
+            self._backend.unload()
+        self._backend = backend
+        return self.info
+
+    def generate(self, request: GenerationRequest, stream: bool) -> GenerationResult:
+        """One reply, streamed to standard output unless ``stream`` is False."""
+        assert self._backend is not None
+
+        def write(chunk: TokenChunk) -> None:
+            sys.stdout.write(chunk.text)
+            sys.stdout.flush()
+
+        return self._backend.generate(request, write if stream else None, threading.Event())
+
+    def close(self) -> None:
+        """Free the model."""
+        if self._backend is not None:
+            self._backend.unload()
+
+
+def _reply_json(result: GenerationResult, info: ModelInfo) -> dict[str, object]:
+    stats = result.stats
+    return {
+        "text": result.text,
+        "model": info.name,
+        "path": str(info.ref),
+        "quantization": info.quantization,
+        "prompt_tokens": stats.prompt_tokens,
+        "cached_prompt_tokens": stats.cached_prompt_tokens,
+        "completion_tokens": stats.completion_tokens,
+        "ttft_s": round(stats.ttft_s, 4),
+        "tokens_per_s": round(stats.tokens_per_s, 2),
+        "prompt_tokens_per_s": round(stats.prompt_tokens_per_s, 2),
+        "load_s": round(info.load_s, 4),
+        "context_length": info.context_length,
+        "stop_reason": stats.stop_reason,
+        "left_out_messages": stats.left_out_messages,
+    }
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """`reflexia chat --model REF [--prompt TEXT] ...`."""
+    from reflexia.cli.library import auto_quant_model, resolve_model
+
+    settings = load_settings().settings
+    sampling = _sampling(args, settings)
+    role = next(r for r in settings.roles if r.name == settings.default_role)
+    ref = resolve_model(args.model, settings)
+    decision = None
+    if args.auto_quant and ref.path is not None:
+        path, decision = auto_quant_model(ref.path, settings)
+        ref = ModelRef.file(path)
+    engine = TerminalEngine(settings, load_anyway=args.load_anyway)
+    engine.load(ref)
+    conversation = Conversation(system_prompt=role.system_prompt)
+    try:
+        if args.prompt is not None:
+            conversation.add_user(args.prompt)
+            result = engine.generate(GenerationRequest(conversation.messages(), sampling), not args.json)
+            assert engine.info is not None
+            extra = {"auto_quant": decision.to_json_dict()} if decision is not None else {}
+            print(json.dumps(_reply_json(result, engine.info) | extra) if args.json else "")
+            return 0
+        return _converse(engine, conversation, sampling, settings, as_json=args.json)
+    finally:
+        engine.close()
+
+
+def _converse(
+    engine: TerminalEngine,
+    conversation: Conversation,
+    sampling: SamplingParams,
+    settings: Settings,
+    *,
+    as_json: bool,
+) -> int:
+    from reflexia.cli.library import resolve_model
+
+    conversation_id = uuid.uuid4().hex
+    for line in sys.stdin:
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            continue
+        command, _, argument = text.strip().partition(" ")
+        if command == "/new":
+            conversation.clear()
+            conversation_id = uuid.uuid4().hex
+            print("reflexia: new conversation", file=sys.stderr)
+            continue
+        if command == "/load":
+            try:
+                info = engine.load(resolve_model(argument.strip(), settings))
+            except ReflexiaError as exc:  # the session goes on with the model it had
+                print(f"reflexia: {exc}", file=sys.stderr)
+                if as_json:
+                    print(json.dumps({"error": str(exc)}), flush=True)
+                continue
+            print(
+                f"reflexia: loaded {info.name} ({info.quantization}); the conversation goes on",
+                file=sys.stderr,
+            )
+            continue
+        conversation.add_user(text)
+        request = GenerationRequest(conversation.messages(), sampling, conversation_id)
+        result = engine.generate(request, not as_json)
+        conversation.add_assistant(result.text)
+        assert engine.info is not None
+        if as_json:
+            print(json.dumps(_reply_json(result, engine.info)), flush=True)
+        else:
+            print(flush=True)
+    return 0

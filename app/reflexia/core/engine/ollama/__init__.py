@@ -1,0 +1,1 @@
+"""The Ollama backend: models run by an Ollama server, reached over its HTTP API."""
