@@ -37,7 +37,8 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 from reflexia.core.engine.chat_template import render_prompt
 from reflexia.core.engine.conversation import ChatMessage
 from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
-from reflexia.core.engine.values import GenerationRequest, LoadParams, SamplingParams
+from reflexia.core.engine.llama_cpp.options import LlamaOptions
+from reflexia.core.engine.values import GenerationRequest, ModelRef, SamplingParams
 from reflexia.core.hardware import physical_cores
 from reflexia.core.models.model_factory import make_model
 from reflexia.core.models.quantizer import quantize_model
@@ -160,7 +161,7 @@ def run_service(service: InferenceService, round_no: int, n_tokens: int) -> Run:
     service.token_generated.connect(on_token)
     service.generation_finished.connect(on_finished)
     started = time.perf_counter()
-    service.generate(request(round_no, n_tokens))
+    service.submit(request(round_no, n_tokens))
     loop.exec()
     service.token_generated.disconnect(on_token)
     service.generation_finished.disconnect(on_finished)
@@ -176,17 +177,17 @@ def measure(variant: str, path: Path, round_no: int, n_tokens: int, threads: int
         bare.close()
         return run
     if variant == "b":
-        engine = LlamaCppBackend()
-        engine.load(path, LoadParams(context_length=CONTEXT, threads=threads))
+        engine = LlamaCppBackend(LlamaOptions(threads=threads))
+        engine.load(ModelRef.file(path), CONTEXT)
         run_engine(engine, 0, 16)
         run = run_engine(engine, round_no, n_tokens)
         engine.unload()
         return run
     app = QCoreApplication(sys.argv)
-    service = InferenceService(LlamaCppBackend())
+    service = InferenceService({"llama.cpp": LlamaCppBackend(LlamaOptions(threads=threads))})
     loaded = QEventLoop()
     service.model_loaded.connect(loaded.quit)
-    service.load_model(path, LoadParams(context_length=CONTEXT, threads=threads))
+    service.load_model(ModelRef.file(path), CONTEXT)
     QTimer.singleShot(60_000, loaded.quit)
     loaded.exec()
     assert service.model is not None, "the service could not load the model"

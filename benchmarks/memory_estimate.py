@@ -76,7 +76,8 @@ def child(path: Path, context: int) -> None:
     from reflexia.core.config.logging_setup import route_llama_log
     from reflexia.core.engine.conversation import ChatMessage
     from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
-    from reflexia.core.engine.values import GenerationRequest, LoadParams, SamplingParams
+    from reflexia.core.engine.llama_cpp.options import LlamaOptions
+    from reflexia.core.engine.values import GenerationRequest, ModelRef, SamplingParams
 
     reported: dict[str, float] = {}
 
@@ -92,14 +93,14 @@ def child(path: Path, context: int) -> None:
     llama_log.addHandler(Sizes())
     route_llama_log()
     llama_cpp.llama_backend_init()
-    backend = LlamaCppBackend()
+    backend = LlamaCppBackend(LlamaOptions(threads=0, gpu_layers=0))
     # Longer than one 512-token batch, so the full compute buffer is used once.
     words = "Summarize these notes about running language models on a local machine, please. " * 60
     request = GenerationRequest(
         (ChatMessage("user", words),), SamplingParams(temperature=0.0, max_tokens=8), ignore_eos=True
     )
     before = _resident()
-    info = backend.load(path, LoadParams(context_length=context, threads=0, gpu_layers=0))
+    info = backend.load(ModelRef.file(path), context)
     loaded = _resident()
     result = backend.generate(request, None, threading.Event())
     after = _resident()
@@ -154,7 +155,7 @@ def main() -> None:
         before, after, reported = data["before"], data["after"], data["reported_mib"]
         assert isinstance(before, dict) and isinstance(after, dict) and isinstance(reported, dict)
         growth = after["rss"] - before["rss"]
-        error = (estimate.total_bytes - growth) / growth * 100
+        error = (estimate.loaded_bytes - growth) / growth * 100
         worst = max(worst, abs(error))
         name = f"{size}-{args.rung}"
         print(

@@ -91,8 +91,8 @@ def _env() -> dict[str, str]:
     return {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
 
 
-def reflexia_cli(*args: str | os.PathLike[str], timeout: float = RUN_TIMEOUT_S) -> Run:
-    """Run ``python -m reflexia ARGS`` to completion.
+def reflexia_cli(*args: str | os.PathLike[str], timeout: float = RUN_TIMEOUT_S, stdin: str = "") -> Run:
+    """Run ``python -m reflexia ARGS`` to completion, with ``stdin`` as its standard input.
 
     Output is captured as bytes and decoded here, without newline translation,
     so a generated ``\\r`` cannot make two identical replies look different.
@@ -101,6 +101,7 @@ def reflexia_cli(*args: str | os.PathLike[str], timeout: float = RUN_TIMEOUT_S) 
     proc = subprocess.run(
         [sys.executable, "-m", "reflexia", *argv],
         capture_output=True,
+        input=stdin.encode("utf-8"),
         env=_env(),
         timeout=timeout,
         check=False,

@@ -312,3 +312,14 @@ def test_prompts_reach_the_log_only_when_asked(
         with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
             _type_and_enter(qtbot, app, secret)
         assert any(secret in r.getMessage() for r in caplog.records) is log_content
+
+
+def test_another_llama_cpp_python_version_is_named_at_start(
+    make_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reflexia.core.engine.llama_cpp import version
+
+    monkeypatch.setattr(version, "installed_version", lambda: "0.3.16")  # as if pip had installed another
+    app = make_app()
+    assert app.window.banner.isVisible() and app.window.banner.kind == "warning"
+    assert "llama-cpp-python 0.3.16 is installed" in app.window.banner.label.text()

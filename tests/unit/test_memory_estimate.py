@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from pathlib import Path
 
 import llama_cpp
 import pytest
 
+from reflexia.core.config import paths
 from reflexia.core.config.settings import load_settings
 from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
 from reflexia.core.engine.llama_cpp.options import LlamaOptions
@@ -95,10 +97,15 @@ def test_without_a_gpu_build_offloading_changes_nothing(tiny: GGUFInfo) -> None:
     assert estimate_memory(tiny, 2048, gpu_layers=-1) == estimate_memory(tiny, 2048)
 
 
-def test_graph_buffer_matches_what_llama_cpp_reports(
+def test_the_estimate_counts_what_the_engine_allocates_at_the_configured_batch(
     small_model: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    backend = LlamaCppBackend(LlamaOptions(threads=1, gpu_layers=0))
+    # A batch size other than the default, from the settings, as the app loads models.
+    write_config = paths.config_dir() / "config.json"
+    write_config.parent.mkdir(parents=True, exist_ok=True)
+    write_config.write_text(json.dumps({"model": {"batch_size": 128, "threads": 1, "gpu_layers": 0}}))
+    settings = load_settings().settings
+    backend = LlamaCppBackend(LlamaOptions.from_settings(settings))
     try:
         backend.load(ModelRef.file(small_model), 4096)
     finally:
@@ -107,10 +114,20 @@ def test_graph_buffer_matches_what_llama_cpp_reports(
     compute = re.search(r"CPU compute buffer size = +([0-9.]+) MiB", text)
     kv = re.search(r"llama_kv_cache: size = +([0-9.]+) MiB", text)
     assert compute and kv, "llama.cpp did not log its buffer sizes"
+    assert re.search(r"flash_attn += enabled", text)  # what the estimate assumes, set explicitly
 
     info = read_gguf(small_model)
     reported = float(compute.group(1)) * MiB
-    assert graph_buffer_bytes(info, 4096, logits_for_all_tokens=True) == pytest.approx(reported, rel=0.05)
+    assert graph_buffer_bytes(info, 4096, batch_size=128, logits_for_all_tokens=True) == pytest.approx(
+        reported, rel=0.05
+    )
+    # The fit check uses the configured batch, not a fixed 512.
+    budget = MemoryBudget(
+        total_bytes=64 * GB, available_bytes=32 * GB, max_memory_percent=100, min_free_bytes=0
+    )
+    fit = check_fit(info, 4096, budget, batch_size=settings.model.batch_size)
+    assert fit.estimate == estimate_memory(info, 4096, batch_size=128)
+    assert fit.estimate.compute_bytes < estimate_memory(info, 4096, batch_size=512).compute_bytes
     assert estimate_memory(info, 4096).kv_cache_bytes == pytest.approx(
         float(kv.group(1)) * MiB, abs=0.01 * MiB
     )

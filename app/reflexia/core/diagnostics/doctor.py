@@ -16,6 +16,7 @@ from typing import Literal
 import psutil
 
 from reflexia.core.config.settings import LoadedSettings
+from reflexia.core.engine.llama_cpp.version import EXPECTED_VERSION, installed_version, version_problem
 from reflexia.core.hardware import probe_hardware
 from reflexia.core.models.files import find_model_files
 from reflexia.core.units import MB, human_size
@@ -38,13 +39,20 @@ class Check:
         return asdict(self)
 
 
-def _llama() -> Check:
+def _llama(installed: str | None = None) -> Check:
     import llama_cpp
 
     hardware = probe_hardware()
-    version = getattr(llama_cpp, "__version__", "?")
+    installed = installed or installed_version()
+    version = installed or getattr(llama_cpp, "__version__", "?")
     gpu = hardware.describe_gpu()
-    detail = f"llama-cpp-python {version}; GPU backend: {gpu}; {hardware.physical_cores} physical cores"
+    detail = (
+        f"llama-cpp-python {version} (Reflexia needs {EXPECTED_VERSION}); GPU backend: {gpu}; "
+        f"{hardware.physical_cores} physical cores"
+    )
+    problem = version_problem(installed)
+    if problem is not None:
+        return Check("llama.cpp", "error", detail, problem.split(" Fix: ")[-1])
     if hardware.apple_silicon and not hardware.gpu_offload:
         return Check(
             "llama.cpp",
