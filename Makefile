@@ -36,6 +36,8 @@ lint: install
 
 bench: install
 	$(TEST_ENV) $(BIN)/python benchmarks/engine_throughput.py
+	$(TEST_ENV) $(BIN)/python benchmarks/gui_responsiveness.py
+	$(TEST_ENV) $(BIN)/python benchmarks/conversation_switch.py
 
 clean:
 	rm -rf $(VENV) build dist .bench-models
