@@ -89,6 +89,35 @@ def main() -> int:
     wait(300)
     window.grab().save(str(OUT / "chat.png"))
 
+    # Another client (the quick prompt to come) is replying: the window's message waits its turn.
+    from reflexia.core.engine.values import SamplingParams
+    from reflexia.services.chat_session import ChatSession
+
+    sampling = SamplingParams(max_tokens=100_000, seed=2)
+    quick = ChatSession(app.inference, sampling, "Be brief.", client="quick")
+    quick.send("Tell me everything about lighthouses")
+    wait(300)
+    window.composer.input.setPlainText("What should I cook tonight?")
+    window.composer.button.click()
+    wait(400)
+    window.grab().save(str(OUT / "waiting-for-the-other-reply.png"))
+    quick.stop()
+    wait_until(lambda: app.chat.is_replying)
+    app.chat.stop()
+    wait_until(lambda: not app.chat.is_replying)
+
+    # A conversation longer than the context: the oldest turns are left out, and the reply says so.
+    window.new_chat()
+    app.load_model(model, 512)
+    wait_until(lambda: app.inference.model is not None and app.inference.model.context_length == 512)
+    for index in range(6):
+        window.composer.input.setPlainText(f"Part {index + 1} of my notes: " + "a long line of notes " * 8)
+        window.composer.button.click()
+        wait_until(lambda: not app.chat.is_replying)
+    wait(300)
+    window.grab().save(str(OUT / "context-left-out.png"))
+    window.new_chat()
+
     # The model menu, open: families, rungs, sizes and fit verdicts (a screen grab shows the popup).
     window.picker.showPopup()
     wait(400)

@@ -263,6 +263,7 @@ def test_a_message_sent_while_another_client_replies_waits_and_says_so(
         _type_and_enter(qtbot, app, "My question from the window")
     assert waiting.args == [1]
     assert "Waiting for the other reply" in app.window.statusBar().currentMessage()
+    assert "Waiting for the other reply" in app.window.chat_view.bubbles[-1].footer.text()
     assert app.window.composer.button.text() == "Stop"
     with qtbot.waitSignal(app.chat.reply_token, timeout=10_000):
         quick.stop()  # the quick prompt's reply ends; the window's starts

@@ -339,10 +339,17 @@ class MainWindow(QMainWindow):
 
     def _on_reply_waiting(self, place: int) -> None:
         ahead = "the other reply" if place == 1 else f"{place} other requests"
-        self.statusBar().showMessage(f"Waiting for {ahead} to finish… (Esc cancels)")
+        notice = f"Waiting for {ahead} to finish… (Esc cancels)"
+        self.statusBar().showMessage(notice)
+        bubbles = self.chat_view.bubbles
+        if bubbles and bubbles[-1].role == "assistant":
+            bubbles[-1].set_footer(notice)  # where the reply will appear
 
     def _on_reply_running(self) -> None:
         self.statusBar().clearMessage()
+        bubbles = self.chat_view.bubbles
+        if bubbles and bubbles[-1].role == "assistant":
+            bubbles[-1].set_footer("")
 
     def _on_reply_finished(self, result: GenerationResult) -> None:
         stats = result.stats
