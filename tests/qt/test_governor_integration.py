@@ -55,8 +55,8 @@ def test_pressure_steps_the_model_down_between_replies_and_the_window_says_why(
     qtbot.wait(1200)  # more samples at high pressure while the reply goes on (unless it ends by itself)
     window.composer.stop_requested.emit()
     qtbot.waitUntil(lambda: "switched" in events, timeout=10_000)
-    # The reply ended (stopped by the user, or at its own end of text) before the swap: never cut.
-    assert events[0] in ("reply ended: cancelled", "reply ended: eos") and events[1] == "switched", events
+    # The reply ended (stopped by the user, or on its own) before the swap: never cut by it.
+    assert events[0].startswith("reply ended") and events[1] == "switched", events
     decision = decisions[0]
     assert (decision.from_rung, decision.to_rung, decision.kind) == ("f16", "q4_k_m", "step_down")
     assert "memory pressure high" in decision.reason
