@@ -134,6 +134,9 @@ class InferenceWorker(QObject):
         """Free every backend's model (only once the thread has ended)."""
         for backend in self._backends.values():
             backend.unload()
+            close = getattr(backend, "close", None)  # a server backend's HTTP connections
+            if close is not None:
+                close()
 
 
 RequestKind = Literal["generate", "load", "unload"]
