@@ -26,7 +26,7 @@ from reflexia.core.models.ladder import Rung
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class _Section(BaseModel):
@@ -67,6 +67,9 @@ class MemorySettings(_Section):
     min_free_memory_mb: int = Field(ge=0, le=1_048_576, title="Keep free (MB)")
     high_pressure_percent: int = Field(ge=10, le=100, title="High pressure at (% used)")
     critical_pressure_percent: int = Field(ge=10, le=100, title="Critical pressure at (% used)")
+    governor_enabled: bool = Field(
+        title="Memory governor", description="Switch quantization rungs as memory pressure changes"
+    )
     dwell_seconds: float = Field(ge=0, le=600, title="Pressure must last (s)", description="before it counts")
     recovery_seconds: float = Field(ge=0, le=3600, title="Step up after (s)", description="of low pressure")
 
@@ -107,10 +110,44 @@ class PathSettings(_Section):
 
 
 class Role(_Section):
-    """An expert role: a name and its system prompt."""
+    """An expert role: who the assistant is, how it samples, what it may use."""
 
-    name: str = Field(min_length=1)
-    system_prompt: str
+    name: str = Field(min_length=1, max_length=60, title="Name")
+    system_prompt: str = Field(min_length=1, max_length=20_000, title="System prompt")
+    temperature: float | None = Field(
+        default=None, ge=0.0, le=5.0, title="Temperature", description="Empty: the sampling default"
+    )
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0, title="Top-p", description="Empty: the default")
+    max_tokens: int | None = Field(
+        default=None, ge=1, le=1_048_576, title="Max reply tokens", description="Empty: the default"
+    )
+    use_documents: bool = Field(
+        default=False, title="Use documents", description="Answer from your documents"
+    )
+    min_rung: Rung | None = Field(
+        default=None,
+        title="Lowest quantization",
+        description="The memory governor never goes below this rung with this role",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _trimmed(cls, value: str) -> str:
+        if value != value.strip():
+            raise ValueError("must not start or end with spaces")
+        return value
+
+
+class ChatSettings(_Section):
+    """Conversations and the response cache."""
+
+    response_cache_entries: int = Field(
+        ge=0,
+        le=10_000,
+        title="Response cache",
+        description="Answers kept for repeated questions; 0 turns it off",
+    )
+    load_last_model: bool = Field(title="Load the last model at launch")
 
 
 class LoggingSettings(_Section):
@@ -130,6 +167,7 @@ class Settings(_Section):
     ollama: OllamaSettings
     rag: RagSettings
     paths: PathSettings
+    chat: ChatSettings
     roles: tuple[Role, ...] = Field(min_length=1)
     default_role: str
     logging: LoggingSettings
