@@ -24,12 +24,14 @@ from reflexia.core.engine.llama_cpp.options import LlamaOptions
 from reflexia.core.engine.llama_cpp.version import version_problem
 from reflexia.core.engine.ollama.backend import OllamaBackend
 from reflexia.core.engine.values import ModelRef, SamplingParams
+from reflexia.core.roles.library import RoleLibrary
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.demo_model import DemoModelMaker
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import ModelLibraryService
 from reflexia.services.quantization import QuantizationService
+from reflexia.services.roles import RoleService
 from reflexia.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,7 @@ class ReflexiaApp:
     quantization: QuantizationService
     inference: InferenceService
     chat: ChatSession
+    roles: RoleService
     demo_model: DemoModelMaker
     window: MainWindow
     errors: ErrorRelay
@@ -90,20 +93,23 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         "ollama": OllamaBackend(settings.ollama.host),
     }
     inference = InferenceService(backends)
-    role = next(r for r in settings.roles if r.name == settings.default_role)
+    roles = RoleService(RoleLibrary(settings.roles, paths.config_dir()), settings.default_role)
     chat = ChatSession(
         inference,
         SamplingParams.from_settings(settings),
-        role.system_prompt,
         client="window",
         log_content=settings.logging.log_content,
     )
+    chat.set_role(roles.current)
+    roles.role_changed.connect(chat.set_role)
     state_file = paths.config_dir() / "window-state.ini"
     state_file.parent.mkdir(parents=True, exist_ok=True)
     library = ModelLibraryService(models_dir, settings)
     quantization = QuantizationService(models_dir)
     governor = GovernorService(inference, library, quantization, settings)
     chat.conversation_changed.connect(governor.note_conversation)
+    governor.apply_role(roles.current)
+    roles.role_changed.connect(governor.apply_role)
     demo_model = DemoModelMaker(models_dir, quantization)
     holder: dict[str, ReflexiaApp] = {}
     window = MainWindow(
@@ -114,14 +120,19 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         governor=governor,
         quantization=quantization,
         demo_model=demo_model,
+        roles=roles,
         load_model=lambda path, context: holder["app"].load_model(path, context),
         window_state=QSettings(str(state_file), QSettings.Format.IniFormat),
     )
     errors = ErrorRelay()
     errors.error.connect(window.show_error)
-    app = ReflexiaApp(settings, library, governor, quantization, inference, chat, demo_model, window, errors)
+    app = ReflexiaApp(
+        settings, library, governor, quantization, inference, chat, roles, demo_model, window, errors
+    )
     holder["app"] = app
     problems = list(loaded.problems)
+    if roles.library.problem is not None:
+        problems.append(roles.library.problem)
     if (engine_problem := version_problem()) is not None:
         log.warning("%s", engine_problem)
         problems.append(engine_problem)

@@ -7,9 +7,11 @@ import uuid
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from reflexia.core.config.settings import Role
 from reflexia.core.engine.conversation import Conversation
 from reflexia.core.engine.values import GenerationRequest, GenerationResult, GenerationStats, SamplingParams
 from reflexia.core.errors import ReflexiaError
+from reflexia.core.roles.library import sampling_for
 from reflexia.services.inference import InferenceService
 
 log = logging.getLogger(__name__)
@@ -57,10 +59,12 @@ class ChatSession(QObject):
         super().__init__()
         self._log_content = log_content  # prompts reach the log only when the user asked for it
         self._inference = inference
-        self._sampling = sampling
+        self._sampling = self._defaults = sampling
         self._client = client
         self.conversation = Conversation(system_prompt=system_prompt)
         self.conversation_id = uuid.uuid4().hex
+        self.role_name = ""  # the expert role in force (see set_role)
+        self.reply_role = ""  # the role the reply in progress (or the last one) was made with
         self._request_id: int | None = None
         inference.request_queued.connect(self._on_queued)
         inference.request_dropped.connect(self._on_dropped)
@@ -79,6 +83,13 @@ class ChatSession(QObject):
         """The id of the reply in progress, if any."""
         return self._request_id
 
+    @Slot(object)
+    def set_role(self, role: Role) -> None:
+        """Use an expert role from the next reply on (a reply in progress keeps the role it began with)."""
+        self.role_name = role.name
+        self.conversation.system_prompt = role.system_prompt
+        self._sampling = sampling_for(role, self._defaults)
+
     def send(self, text: str) -> bool:
         """Ask the model to answer ``text``; False if the service refused (it says why)."""
         text = text.strip()
@@ -91,6 +102,7 @@ class ChatSession(QObject):
             self.conversation.drop_last_user()
             return False
         self._request_id = request_id
+        self.reply_role = self.role_name
         if self._log_content:
             log.debug("prompt of request %d: %s", request_id, text)
         self.reply_started.emit()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from reflexia.core.config.settings import Settings
+from reflexia.core.config.settings import Role, Settings
 from reflexia.core.engine.conversation import ChatMessage
 from reflexia.core.engine.values import ModelInfo, ModelRef
 from reflexia.core.errors import ReflexiaError
@@ -34,7 +34,7 @@ from reflexia.core.memory.governor import (
 )
 from reflexia.core.memory.monitor import MemorySample, sample_memory
 from reflexia.core.memory.rung_report import RungReport, family_report, rung_options
-from reflexia.core.models.catalog import ModelFamily
+from reflexia.core.models.catalog import ModelFamily, precision_rank
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import LibrarySnapshot, ModelLibraryService
 from reflexia.services.quantization import QuantizationService
@@ -72,11 +72,21 @@ class _Pin:
 
 
 @dataclass(frozen=True)
+class _LowestRung:
+    rung: str | None
+
+
+@dataclass(frozen=True)
+class _Enabled:
+    enabled: bool
+
+
+@dataclass(frozen=True)
 class _Conversation:
     messages: tuple[ChatMessage, ...]
 
 
-_Command = _Track | _SetCurrent | _Pin | _Conversation
+_Command = _Track | _SetCurrent | _Pin | _LowestRung | _Enabled | _Conversation
 
 
 class MemorySampler(QThread):
@@ -106,6 +116,8 @@ class MemorySampler(QThread):
         self._pinned: str | None = None
         self._reports: list[RungReport] = []
         self._messages: tuple[ChatMessage, ...] = ()
+        self._lowest: str | None = None  # the role's lowest acceptable rung
+        self._enabled = settings.memory.governor_enabled
         self._complexity = 0.0
 
     @property
@@ -158,6 +170,10 @@ class MemorySampler(QThread):
                     command.rung is None or command.rung in {o.rung for o in self._governor.options()}
                 ):
                     self._governor.pin(command.rung)
+            elif isinstance(command, _LowestRung):
+                self._lowest = command.rung
+            elif isinstance(command, _Enabled):
+                self._enabled = command.enabled
             else:
                 self._messages = command.messages
                 text = "\n".join(m.content for m in command.messages)
@@ -175,15 +191,19 @@ class MemorySampler(QThread):
             gpu_layers=self._settings.model.gpu_layers,
             batch_size=self._settings.model.batch_size,
         )
-        return rung_options(self._reports)
+        options = rung_options(self._reports)
+        if self._lowest is None:
+            return options
+        floor = precision_rank(self._lowest)
+        return [o for o in options if precision_rank(o.rung) >= floor]
 
     def _sample_once(self) -> None:
         self._apply_commands()
         sample = sample_memory()
         self.sampled.emit(sample)
         governor, family = self._governor, self._family
-        if governor is None or family is None:
-            return
+        if governor is None or family is None or not self._enabled:
+            return  # off: memory is still shown, nothing is switched
         current = governor.state.current_rung
         # The loaded rung's estimate from the previous sample's reports: the family is estimated once.
         model_bytes = next((r.estimate.total_bytes for r in self._reports if r.quantization == current), 0)
@@ -278,6 +298,15 @@ class GovernorService(QObject):
         """Keep ``rung`` (auto off), or give the choice back to the governor with None."""
         self._pinned = rung
         self._sampler.post(_Pin(rung))
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Switch the governor on or off (memory is sampled and shown either way)."""
+        self._sampler.post(_Enabled(enabled))
+
+    @Slot(object)
+    def apply_role(self, role: Role) -> None:
+        """Never choose a rung below the role's lowest acceptable one."""
+        self._sampler.post(_LowestRung(role.min_rung))
 
     @property
     def state(self) -> GovernorState | None:

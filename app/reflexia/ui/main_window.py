@@ -30,11 +30,14 @@ from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import LibrarySnapshot, ModelLibraryService
 from reflexia.services.quantization import QuantizationJob, QuantizationService
+from reflexia.services.roles import RoleService
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
 from reflexia.ui.memory_status import MemoryStatus
 from reflexia.ui.model_picker import ModelPicker
+from reflexia.ui.role_dialog import RoleDialog
+from reflexia.ui.role_picker import RolePicker
 
 
 class MainWindow(QMainWindow):
@@ -50,6 +53,7 @@ class MainWindow(QMainWindow):
         governor: GovernorService,
         quantization: QuantizationService,
         demo_model: DemoModelMaker,
+        roles: RoleService,
         load_model: Callable[[Path, int | None], None],
         window_state: QSettings,
     ) -> None:
@@ -66,9 +70,11 @@ class MainWindow(QMainWindow):
         self._governor_made_rung = False
         self._load_model = load_model
         self._demo_model = demo_model
+        self._roles = roles
         self._state = window_state
 
         self.picker = ModelPicker()
+        self.role_picker = RolePicker(roles)
         self.new_chat_button = QPushButton("New chat")
         self.new_chat_button.setObjectName("toolbarButton")
         header = QWidget()
@@ -80,6 +86,8 @@ class MainWindow(QMainWindow):
         header_row.addWidget(title)
         header_row.addSpacing(12)
         header_row.addWidget(self.picker)
+        header_row.addSpacing(8)
+        header_row.addWidget(self.role_picker)
         header_row.addStretch(1)
         header_row.addWidget(self.new_chat_button)
 
@@ -120,6 +128,7 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.picker.model_chosen.connect(self.request_load)
+        self.role_picker.edit_requested.connect(self.edit_roles)
         self._library.scanned.connect(self._on_library_scanned)
         self._library.file_checked.connect(self._on_file_checked)
         self._library.check_failed.connect(self._on_check_failed)
@@ -229,6 +238,13 @@ class MainWindow(QMainWindow):
         self._chat.new_chat()
         self.chat_view.clear()
         self.composer.set_replying(False)
+
+    def edit_roles(self) -> RoleDialog:
+        """Open the roles dialog (create, edit, duplicate, delete)."""
+        dialog = RoleDialog(self._roles, self)
+        dialog.setModal(True)
+        dialog.show()
+        return dialog
 
     @Slot(str)
     def show_error(self, message: str) -> None:
@@ -354,10 +370,15 @@ class MainWindow(QMainWindow):
     def _on_reply_finished(self, result: GenerationResult) -> None:
         stats = result.stats
         note = {"cancelled": "stopped", "length": "length limit", "context_full": "context full"}
+        model = self._inference.model
         footer = (
             f"{stats.completion_tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
             f"first token {stats.ttft_s:.2f} s"
         )
+        if model is not None:
+            footer += f" · {model.quantization}"
+        if self._chat.reply_role:
+            footer += f" · {self._chat.reply_role}"
         if stats.stop_reason in note:
             footer += f" · {note[stats.stop_reason]}"
         if stats.left_out_messages:

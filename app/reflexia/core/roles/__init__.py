@@ -1,0 +1,1 @@
+"""Expert roles: who the assistant is, how it samples, which rung it needs, and the user's own roles."""

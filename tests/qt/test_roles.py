@@ -1,0 +1,98 @@
+"""Expert roles in the window: the picker, the dialog, replies made with a role, the governor's floor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from reflexia.app import ReflexiaApp
+
+
+def _load(qtbot: QtBot, app: ReflexiaApp, model: Path) -> None:
+    qtbot.waitUntil(lambda: app.library.snapshot is not None, timeout=10_000)
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000):
+        app.load_model(model)
+
+
+def _pick(app: ReflexiaApp, name: str) -> None:
+    picker = app.window.role_picker
+    index = picker.findText(name)
+    assert index >= 0, [picker.itemText(i) for i in range(picker.count())]
+    picker.setCurrentIndex(index)
+    picker.activated.emit(index)
+
+
+def test_a_role_applies_from_the_next_reply_and_each_reply_says_which(
+    qtbot: QtBot, make_app, tiny_model: Path
+) -> None:
+    app = make_app({"sampling": {"max_tokens": 8}})
+    _load(qtbot, app, tiny_model)
+    assert app.window.role_picker.currentText() == "Assistant"
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+        app.window.send("First")
+    _pick(app, "Code Assistant")
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000) as finished:
+        app.window.send("Second")
+    footers = [b.footer.text().split(" · ") for b in app.window.chat_view.bubbles if b.role == "assistant"]
+    assert "Assistant" in footers[0] and "Code Assistant" not in footers[0]
+    assert "Code Assistant" in footers[1]
+    # The role's own sampling: Code Assistant allows 2048-token replies, the default 8 no longer binds.
+    assert finished.args[0].stats.completion_tokens > 8 or finished.args[0].stats.stop_reason == "eos"
+    assert app.chat.conversation.messages()[0].content.startswith("You are a senior software engineer")
+
+
+def test_roles_are_made_edited_and_deleted_in_the_dialog_with_problems_next_to_the_field(
+    qtbot: QtBot, make_app
+) -> None:
+    app = make_app()
+    dialog = app.window.edit_roles()
+    qtbot.addWidget(dialog)
+    dialog.new_role()
+    dialog.name.setText("")
+    dialog.name.textEdited.emit("")
+    assert dialog.problems["name"].isVisible() and not dialog.save_button.isEnabled()
+    dialog.name.setText("Data Analyst")
+    dialog.name.textEdited.emit("Data Analyst")
+    assert "exists already" in dialog.problems["name"].text()
+    dialog.name.setText("Pirate")
+    dialog.name.textEdited.emit("Pirate")
+    dialog.system_prompt.setPlainText("Talk like a pirate.")
+    dialog.temperature.check.setChecked(True)
+    dialog.temperature.spin.setValue(1.2)
+    assert dialog.save_button.isEnabled()
+    dialog.save_button.click()
+    assert app.window.role_picker.findText("Pirate") >= 0  # the picker follows at once
+    assert (
+        app.roles.library.find("Pirate") is not None and app.roles.library.find("Pirate").temperature == 1.2
+    )
+
+    # Shipped roles are read-only; duplicating one gives an editable copy.
+    dialog.role_list.setCurrentRow(0)
+    assert not dialog.save_button.isEnabled() and not dialog.delete_button.isEnabled()
+    dialog.duplicate_role()
+    assert dialog.name.text() == "Assistant copy" and dialog.name.isEnabled()
+    dialog.delete_role()
+    assert app.window.role_picker.findText("Assistant copy") == -1
+
+
+def test_the_governor_never_goes_below_the_roles_lowest_rung(
+    qtbot: QtBot, make_app, tmp_path: Path, pressure_settings, memory_eater
+) -> None:
+    from reflexia.core.models.model_factory import make_model
+    from reflexia.core.models.quantizer import quantize_model
+
+    folder = tmp_path / "family"
+    quantize_model(make_model(folder / "small-f16.gguf", size="small", seed=6), "q4_k_m")
+    app = make_app(pressure_settings, models_dir=folder)
+    app.roles.save({"name": "Careful", "system_prompt": "Be exact.", "min_rung": "q8_0"})
+    _pick(app, "Careful")
+    _load(qtbot, app, folder / "small-f16.gguf")
+    with qtbot.waitSignal(app.governor.switched, timeout=30_000) as switched:
+        memory_eater()
+    # Without the floor it steps down to q4_k_m (test_governor_integration); with it, the lowest
+    # allowed rung is q8_0, which the quantizer makes from the f16 file.
+    assert switched.args[0].to_rung == "q8_0" and switched.args[0].needs_quantization
+    qtbot.waitUntil(
+        lambda: app.inference.model is not None and app.inference.model.quantization == "q8_0", timeout=30_000
+    )
