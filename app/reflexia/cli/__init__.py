@@ -60,6 +60,10 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--load-anyway", action="store_true", help="load even if the model does not fit in memory"
     )
+    chat.add_argument("--role", default=None, help="the expert role to answer as (see `reflexia roles`)")
+
+    roles = commands.add_parser("roles", help="list the expert roles")
+    roles.add_argument("--json", action="store_true")
 
     inspect = commands.add_parser("inspect", help="show a GGUF file's metadata without loading it")
     inspect.add_argument("path", type=Path)
@@ -222,10 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_gui(loaded, [sys.argv[0], *arguments])
         _log_start(args.command, configure_logging("INFO", verbose=args.verbose))
         from reflexia.cli import library as cli_library
-        from reflexia.cli.chat import cmd_chat
+        from reflexia.cli.chat import cmd_chat, cmd_roles
 
         commands: dict[str, Callable[[argparse.Namespace], int]] = {
             "chat": cmd_chat,
+            "roles": cmd_roles,
             "inspect": _cmd_inspect,
             "quantize": _cmd_quantize,
             "doctor": _cmd_doctor,

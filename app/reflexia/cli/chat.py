@@ -17,7 +17,8 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from reflexia.core.config.settings import Settings, load_settings
+from reflexia.core.config import paths
+from reflexia.core.config.settings import Role, Settings, load_settings
 from reflexia.core.engine.backend import Backend
 from reflexia.core.engine.conversation import Conversation
 from reflexia.core.engine.values import (
@@ -29,13 +30,14 @@ from reflexia.core.engine.values import (
     TokenChunk,
 )
 from reflexia.core.errors import ReflexiaError
+from reflexia.core.roles.library import RoleLibrary, sampling_for
 
 
 class ChatCommandError(ReflexiaError):
     """A bad option of `reflexia chat`."""
 
 
-def _sampling(args: argparse.Namespace, settings: Settings) -> SamplingParams:
+def _sampling(args: argparse.Namespace, settings: Settings, role: Role) -> SamplingParams:
     overrides: dict[str, Any] = {}
     if args.max_tokens is not None:
         if args.max_tokens < 1:
@@ -47,7 +49,7 @@ def _sampling(args: argparse.Namespace, settings: Settings) -> SamplingParams:
         overrides["temperature"] = args.temperature
     if args.seed is not None:
         overrides["seed"] = args.seed
-    return replace(SamplingParams.from_settings(settings), **overrides)
+    return replace(sampling_for(role, SamplingParams.from_settings(settings)), **overrides)
 
 
 class TerminalEngine:
@@ -100,7 +102,7 @@ class TerminalEngine:
             self._backend.unload()
 
 
-def _reply_json(result: GenerationResult, info: ModelInfo) -> dict[str, object]:
+def _reply_json(result: GenerationResult, info: ModelInfo, role: str = "") -> dict[str, object]:
     stats = result.stats
     return {
         "text": result.text,
@@ -117,16 +119,59 @@ def _reply_json(result: GenerationResult, info: ModelInfo) -> dict[str, object]:
         "context_length": info.context_length,
         "stop_reason": stats.stop_reason,
         "left_out_messages": stats.left_out_messages,
-    }
+    } | ({"role": role} if role else {})
+
+
+def _roles(settings: Settings) -> RoleLibrary:
+    library = RoleLibrary(settings.roles, paths.config_dir())
+    if library.problem is not None:
+        print(f"reflexia: {library.problem}", file=sys.stderr)  # the shipped roles still work
+    return library
+
+
+def _role(args: argparse.Namespace, settings: Settings) -> Role:
+    library = _roles(settings)
+    name = args.role or settings.default_role
+    role = library.find(name)
+    if role is None:
+        choices = ", ".join(r.name for r in library.roles())
+        raise ChatCommandError(f"chat: no role called {name!r} (choose from {choices})")
+    return role
+
+
+def cmd_roles(args: argparse.Namespace) -> int:
+    """`reflexia roles [--json]`."""
+    settings = load_settings().settings
+    library = _roles(settings)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "default": settings.default_role,
+                    "roles": [
+                        r.model_dump() | {"shipped": library.is_shipped(r.name)} for r in library.roles()
+                    ],
+                }
+            )
+        )
+        return 0
+    for role in library.roles():
+        details = [f"temperature {role.temperature}"] if role.temperature is not None else []
+        details += ["documents"] if role.use_documents else []
+        details += [f"lowest rung {role.min_rung}"] if role.min_rung else []
+        mark = "*" if role.name == settings.default_role else " "
+        kind = "shipped" if library.is_shipped(role.name) else "yours"
+        print(f"{mark} {role.name:<24} {kind:<8} {', '.join(details)}")
+    return 0
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    """`reflexia chat --model REF [--prompt TEXT] ...`."""
+    """`reflexia chat --model REF [--prompt TEXT] [--role NAME] ...`."""
     from reflexia.cli.library import auto_quant_model, resolve_model
 
     settings = load_settings().settings
-    sampling = _sampling(args, settings)
-    role = next(r for r in settings.roles if r.name == settings.default_role)
+    role = _role(args, settings)
+    sampling = _sampling(args, settings, role)
     ref = resolve_model(args.model, settings)
     decision = None
     if args.auto_quant and ref.path is not None:
@@ -140,10 +185,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
             conversation.add_user(args.prompt)
             result = engine.generate(GenerationRequest(conversation.messages(), sampling), not args.json)
             assert engine.info is not None
-            extra = {"auto_quant": decision.to_json_dict()} if decision is not None else {}
+            extra: dict[str, object] = {"role": role.name}
+            if decision is not None:
+                extra["auto_quant"] = decision.to_json_dict()
             print(json.dumps(_reply_json(result, engine.info) | extra) if args.json else "")
             return 0
-        return _converse(engine, conversation, sampling, settings, as_json=args.json)
+        return _converse(engine, conversation, sampling, settings, as_json=args.json, role=role.name)
     finally:
         engine.close()
 
@@ -155,6 +202,7 @@ def _converse(
     settings: Settings,
     *,
     as_json: bool,
+    role: str,
 ) -> int:
     from reflexia.cli.library import resolve_model
 
@@ -188,7 +236,7 @@ def _converse(
         conversation.add_assistant(result.text)
         assert engine.info is not None
         if as_json:
-            print(json.dumps(_reply_json(result, engine.info)), flush=True)
+            print(json.dumps(_reply_json(result, engine.info, role)), flush=True)
         else:
             print(flush=True)
     return 0
