@@ -92,7 +92,7 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         "llama.cpp": LlamaCppBackend(LlamaOptions.from_settings(settings), (models_dir,)),
         "ollama": OllamaBackend(settings.ollama.host),
     }
-    inference = InferenceService(backends)
+    inference = InferenceService(backends, cache_entries=settings.chat.response_cache_entries)
     roles = RoleService(RoleLibrary(settings.roles, paths.config_dir()), settings.default_role)
     chat = ChatSession(
         inference,

@@ -97,7 +97,7 @@ class ChatSession(QObject):
             return False
         self.conversation.add_user(text)
         request = GenerationRequest(self.conversation.messages(), self._sampling, self.conversation_id)
-        request_id = self._inference.submit(request, self._client)
+        request_id = self._inference.submit(request, self._client, self.role_name)
         if request_id is None:
             self.conversation.drop_last_user()
             return False

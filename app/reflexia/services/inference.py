@@ -24,7 +24,8 @@ from typing import Literal
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from reflexia.core.engine.backend import Backend
-from reflexia.core.engine.values import GenerationRequest, ModelInfo, ModelRef, TokenChunk
+from reflexia.core.engine.response_cache import CacheKey, ResponseCache, cache_key
+from reflexia.core.engine.values import GenerationRequest, GenerationResult, ModelInfo, ModelRef, TokenChunk
 from reflexia.core.errors import GenerationError, LoadCancelledError, ReflexiaError
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,8 @@ class _Ticket:
     request: GenerationRequest | None = None
     ref: ModelRef | None = None
     context_length: int = 0
+    role: str = ""
+    cache_key: CacheKey | None = None
 
 
 class InferenceService(QObject):
@@ -187,8 +190,11 @@ class InferenceService(QObject):
     _unload_requested = Signal(int)
     _forget_requested = Signal(str)
 
-    def __init__(self, backends: Mapping[str, Backend], parent: QObject | None = None) -> None:
+    def __init__(
+        self, backends: Mapping[str, Backend], *, cache_entries: int = 0, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
+        self.response_cache = ResponseCache(cache_entries)
         self._ids = itertools.count(1)
         self._thread = QThread()
         self._thread.setObjectName("inference")
@@ -251,14 +257,18 @@ class InferenceService(QObject):
         return self._running.client if self._running is not None else None
 
     # -- requests ----------------------------------------------------------
-    def submit(self, request: GenerationRequest, client: str = "window") -> int | None:
-        """Queue a reply; None (and ``request_refused``) when no model is loaded or on its way."""
+    def submit(self, request: GenerationRequest, client: str = "window", role: str = "") -> int | None:
+        """Queue a reply; None (and ``request_refused``) when no model is loaded or on its way.
+
+        ``role`` names the expert role: with the model, the messages and greedy sampling it
+        decides whether a kept answer may be given again from the response cache.
+        """
         if self._closed:
             return None
         if self._model is None and not self.is_loading:
             self.request_refused.emit("No model is loaded: pick one in the model menu first")
             return None
-        return self._enqueue(_Ticket(next(self._ids), client, "generate", request=request))
+        return self._enqueue(_Ticket(next(self._ids), client, "generate", request=request, role=role))
 
     def load_model(self, ref: ModelRef, context_length: int, client: str = "window") -> int:
         """Queue a load; loads and unloads still waiting are dropped, a running load is abandoned."""
@@ -336,7 +346,16 @@ class InferenceService(QObject):
         elif ticket.kind == "unload":
             self._unload_requested.emit(ticket.id)
         else:
+            assert ticket.request is not None
             self.generation_started.emit(ticket.id)
+            if self._model is not None:
+                ticket.cache_key = cache_key(ticket.request, self._model, ticket.role)
+            kept = self.response_cache.get(ticket.cache_key)
+            if kept is not None:  # the same greedy question again: no need to generate
+                self.token_generated.emit(ticket.id, kept.text)
+                self._finish(ticket.id)
+                self.generation_finished.emit(ticket.id, kept)
+                return
             self._generate_requested.emit(ticket.id, ticket.request, ticket.cancel)
 
     def _announce_places(self) -> None:
@@ -384,7 +403,10 @@ class InferenceService(QObject):
             self.token_generated.emit(request_id, text)
 
     @Slot(int, object)
-    def _on_finished(self, request_id: int, result: object) -> None:
+    def _on_finished(self, request_id: int, result: GenerationResult) -> None:
+        running = self._running
+        if running is not None and running.id == request_id:
+            self.response_cache.put(running.cache_key, result)
         self._finish(request_id)
         self.generation_finished.emit(request_id, result)
 

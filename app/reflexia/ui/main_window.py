@@ -379,6 +379,10 @@ class MainWindow(QMainWindow):
             footer += f" · {model.quantization}"
         if self._chat.reply_role:
             footer += f" · {self._chat.reply_role}"
+        if result.from_cache:
+            footer = f"{stats.completion_tokens} tokens · answered from the response cache"
+            if self._chat.reply_role:
+                footer += f" · {self._chat.reply_role}"
         if stats.stop_reason in note:
             footer += f" · {note[stats.stop_reason]}"
         if stats.left_out_messages:

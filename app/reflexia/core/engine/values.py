@@ -116,6 +116,7 @@ class GenerationResult:
 
     text: str
     stats: GenerationStats
+    from_cache: bool = False  # answered from the response cache, not generated again
 
 
 @dataclass(frozen=True)
