@@ -29,6 +29,7 @@ from reflexia.services.chat_session import ChatSession
 from reflexia.services.demo_model import DemoModelMaker
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
+from reflexia.services.last_model import LastModel
 from reflexia.services.model_library import ModelLibraryService
 from reflexia.services.quantization import QuantizationService
 from reflexia.services.roles import RoleService
@@ -59,6 +60,7 @@ class ReflexiaApp:
     chat: ChatSession
     roles: RoleService
     demo_model: DemoModelMaker
+    last_model: LastModel
     window: MainWindow
     errors: ErrorRelay
 
@@ -104,6 +106,8 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     roles.role_changed.connect(chat.set_role)
     state_file = paths.config_dir() / "window-state.ini"
     state_file.parent.mkdir(parents=True, exist_ok=True)
+    last_model = LastModel(QSettings(str(state_file), QSettings.Format.IniFormat))
+    inference.model_loaded.connect(last_model.remember)
     library = ModelLibraryService(models_dir, settings)
     quantization = QuantizationService(models_dir)
     governor = GovernorService(inference, library, quantization, settings)
@@ -127,7 +131,17 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     errors = ErrorRelay()
     errors.error.connect(window.show_error)
     app = ReflexiaApp(
-        settings, library, governor, quantization, inference, chat, roles, demo_model, window, errors
+        settings,
+        library,
+        governor,
+        quantization,
+        inference,
+        chat,
+        roles,
+        demo_model,
+        last_model,
+        window,
+        errors,
     )
     holder["app"] = app
     problems = list(loaded.problems)
@@ -141,9 +155,13 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     # by the collector, whose full passes otherwise pause the GUI thread for tens of ms.
     gc.collect()
     gc.freeze()
-    default_model = _resolve_default_model(settings)
-    if default_model is not None:
-        app.load_model(default_model)
+    # The configured default model wins; otherwise the last one used (unless that is switched off).
+    # Either load runs on the inference worker: the window is up before it finishes.
+    model = _resolve_default_model(settings)
+    if model is None and settings.chat.load_last_model:
+        model = last_model.path()
+    if model is not None:
+        app.load_model(model)
     return app
 
 

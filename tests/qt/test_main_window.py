@@ -324,3 +324,17 @@ def test_another_llama_cpp_python_version_is_named_at_start(
     app = make_app()
     assert app.window.banner.isVisible() and app.window.banner.kind == "warning"
     assert "llama-cpp-python 0.3.16 is installed" in app.window.banner.label.text()
+
+
+def test_the_last_model_used_loads_at_the_next_launch_unless_switched_off(
+    qtbot: QtBot, make_app, tiny_model: Path
+) -> None:
+    first = make_app()
+    _load(qtbot, first, tiny_model)
+    second = make_app()
+    qtbot.waitUntil(lambda: second.inference.model is not None, timeout=20_000)
+    assert second.inference.model is not None and second.inference.model.path == tiny_model
+    assert second.window.isVisible()
+    third = make_app({"chat": {"load_last_model": False}})
+    qtbot.wait(300)
+    assert third.inference.model is None and not third.inference.is_loading
