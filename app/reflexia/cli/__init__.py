@@ -62,6 +62,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--role", default=None, help="the expert role to answer as (see `reflexia roles`)")
 
+    demo = commands.add_parser("demo", help="a tour of what Reflexia does, headless (or --gui in the window)")
+    demo.add_argument("--gui", action="store_true", help="show the chats in the window")
+
     roles = commands.add_parser("roles", help="list the expert roles")
     roles.add_argument("--json", action="store_true")
 
@@ -227,10 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log_start(args.command, configure_logging("INFO", verbose=args.verbose))
         from reflexia.cli import library as cli_library
         from reflexia.cli.chat import cmd_chat, cmd_roles
+        from reflexia.cli.demo import cmd_demo
 
         commands: dict[str, Callable[[argparse.Namespace], int]] = {
             "chat": cmd_chat,
             "roles": cmd_roles,
+            "demo": cmd_demo,
             "inspect": _cmd_inspect,
             "quantize": _cmd_quantize,
             "doctor": _cmd_doctor,
