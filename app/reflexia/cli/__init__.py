@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from reflexia import __version__
+from reflexia.cli.history import add_history_parser, cmd_history
 from reflexia.core.errors import ReflexiaError
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="check the installation and say how to fix what is wrong")
     doctor.add_argument("--json", action="store_true")
+
+    add_history_parser(commands)
 
     dev = commands.add_parser("dev", help="developer tools")
     dev_commands = dev.add_subparsers(dest="dev_command", metavar="TOOL", required=True)
@@ -241,6 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "doctor": _cmd_doctor,
             "models": cli_library.cmd_models,
             "governor": cli_library.cmd_governor,
+            "history": cmd_history,
             "dev": _cmd_make_model,
         }
         return commands[args.command](args)

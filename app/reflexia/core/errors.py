@@ -51,3 +51,7 @@ class LoadCancelledError(ModelLoadError):
 
 class ServerUnavailableError(ReflexiaError):
     """A model server (Ollama, an OpenAI-compatible server) does not answer."""
+
+
+class HistoryStoreError(ReflexiaError):
+    """The conversation history cannot be opened, read or written, or has no such conversation."""

@@ -1,0 +1,1 @@
+"""Conversations that last: the SQLite history store, its search and its exports."""
