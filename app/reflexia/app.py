@@ -24,8 +24,11 @@ from reflexia.core.engine.llama_cpp.options import LlamaOptions
 from reflexia.core.engine.llama_cpp.version import version_problem
 from reflexia.core.engine.ollama.backend import OllamaBackend
 from reflexia.core.engine.values import ModelRef, SamplingParams
+from reflexia.core.errors import HistoryStoreError
+from reflexia.core.history.store import HistoryStore, default_history_path
 from reflexia.core.roles.library import RoleLibrary
 from reflexia.services.chat_session import ChatSession
+from reflexia.services.conversation_history import ConversationHistory
 from reflexia.services.demo_model import DemoModelMaker
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
@@ -33,6 +36,8 @@ from reflexia.services.last_model import LastModel
 from reflexia.services.model_library import ModelLibraryService
 from reflexia.services.quantization import QuantizationService
 from reflexia.services.roles import RoleService
+from reflexia.services.settings_effects import SettingsEffects
+from reflexia.services.settings_store import SettingsStore
 from reflexia.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -52,21 +57,28 @@ class ErrorRelay(QObject):
 class ReflexiaApp:
     """The wired application: what tests and the entry point hold on to."""
 
-    settings: Settings
+    store: SettingsStore
+    effects: SettingsEffects
     library: ModelLibraryService
     governor: GovernorService
     quantization: QuantizationService
     inference: InferenceService
     chat: ChatSession
+    history: ConversationHistory | None
     roles: RoleService
     demo_model: DemoModelMaker
     last_model: LastModel
     window: MainWindow
     errors: ErrorRelay
 
+    @property
+    def settings(self) -> Settings:
+        """The settings in force (they change when the user saves the settings dialog)."""
+        return self.store.settings
+
     def load_model(self, path: Path, context_length: int | None = None) -> None:
         """Queue loading ``path``; ``context_length`` overrides the configured context (one that fits)."""
-        context = context_length or self.settings.model.context_length
+        context = context_length or self.store.settings.model.context_length
         self.inference.load_model(ModelRef.file(path), context)
 
     def shutdown(self) -> None:
@@ -74,6 +86,8 @@ class ReflexiaApp:
         self.governor.shutdown()
         self.quantization.shutdown()
         self.inference.shutdown()
+        if self.history is not None:
+            self.history.store.close()
 
 
 def _resolve_default_model(settings: Settings) -> Path | None:
@@ -88,7 +102,8 @@ def _resolve_default_model(settings: Settings) -> Path | None:
 
 def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     """Build services and the main window (a QApplication must exist)."""
-    settings = loaded.settings
+    store = SettingsStore(loaded)
+    settings = store.settings
     models_dir = settings.models_dir()
     backends: dict[str, Backend] = {
         "llama.cpp": LlamaCppBackend(LlamaOptions.from_settings(settings), (models_dir,)),
@@ -115,6 +130,14 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     governor.apply_role(roles.current)
     roles.role_changed.connect(governor.apply_role)
     demo_model = DemoModelMaker(models_dir, quantization)
+    effects = SettingsEffects(inference, chat, governor, library)
+    store.changed.connect(effects.apply)
+    history: ConversationHistory | None = None
+    history_problem = ""
+    try:
+        history = ConversationHistory(HistoryStore(default_history_path()), chat, inference)
+    except HistoryStoreError as error:  # the app runs without history; the file is left as it is
+        history_problem = f"Conversations are not being saved: {error}"
     holder: dict[str, ReflexiaApp] = {}
     window = MainWindow(
         inference,
@@ -125,18 +148,23 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         quantization=quantization,
         demo_model=demo_model,
         roles=roles,
+        history=history,
+        history_problem=history_problem,
+        settings_store=store,
         load_model=lambda path, context: holder["app"].load_model(path, context),
         window_state=QSettings(str(state_file), QSettings.Format.IniFormat),
     )
     errors = ErrorRelay()
     errors.error.connect(window.show_error)
     app = ReflexiaApp(
-        settings,
+        store,
+        effects,
         library,
         governor,
         quantization,
         inference,
         chat,
+        history,
         roles,
         demo_model,
         last_model,
@@ -147,6 +175,8 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     problems = list(loaded.problems)
     if roles.library.problem is not None:
         problems.append(roles.library.problem)
+    if history_problem:
+        problems.append(history_problem)
     if (engine_problem := version_problem()) is not None:
         log.warning("%s", engine_problem)
         problems.append(engine_problem)

@@ -244,8 +244,10 @@ def test_new_chat_during_a_reply_leaves_that_reply_behind(qtbot: QtBot, make_app
     assert app.chat.conversation.turns == [] and app.window.chat_view.bubbles == []
     assert app.window.composer.button.text() == "Send"
 
-    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+    with qtbot.waitSignal(app.chat.reply_token, timeout=10_000):
         _type_and_enter(qtbot, app, "A new topic")
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+        app.chat.stop()
     assert app.chat.conversation.turns[0].content == "A new topic"
     assert len(app.chat.conversation.turns) == 2
     assert [b.role for b in app.window.chat_view.bubbles] == ["user", "assistant"]

@@ -8,7 +8,7 @@ import uuid
 from PySide6.QtCore import QObject, Signal, Slot
 
 from reflexia.core.config.settings import Role
-from reflexia.core.engine.conversation import Conversation
+from reflexia.core.engine.conversation import ChatMessage, Conversation
 from reflexia.core.engine.values import GenerationRequest, GenerationResult, GenerationStats, SamplingParams
 from reflexia.core.errors import ReflexiaError
 from reflexia.core.roles.library import sampling_for
@@ -63,6 +63,7 @@ class ChatSession(QObject):
         self._client = client
         self.conversation = Conversation(system_prompt=system_prompt)
         self.conversation_id = uuid.uuid4().hex
+        self._role: Role | None = None
         self.role_name = ""  # the expert role in force (see set_role)
         self.reply_role = ""  # the role the reply in progress (or the last one) was made with
         self._request_id: int | None = None
@@ -86,9 +87,16 @@ class ChatSession(QObject):
     @Slot(object)
     def set_role(self, role: Role) -> None:
         """Use an expert role from the next reply on (a reply in progress keeps the role it began with)."""
+        self._role = role
         self.role_name = role.name
         self.conversation.system_prompt = role.system_prompt
         self._sampling = sampling_for(role, self._defaults)
+
+    def set_defaults(self, sampling: SamplingParams, *, log_content: bool) -> None:
+        """New sampling defaults from the settings (the role's own values still win), from the next reply."""
+        self._defaults = sampling
+        self._sampling = sampling_for(self._role, sampling) if self._role is not None else sampling
+        self._log_content = log_content
 
     def send(self, text: str) -> bool:
         """Ask the model to answer ``text``; False if the service refused (it says why)."""
@@ -122,6 +130,28 @@ class ChatSession(QObject):
         if system_prompt is not None:
             self.conversation.system_prompt = system_prompt
         self.conversation_changed.emit(self.conversation.messages())
+
+    def resume(self, conversation_id: str, turns: list[ChatMessage]) -> None:
+        """Continue a stored conversation (the engine reuses its cache if it still has it)."""
+        self._inference.stop(self._request_id)
+        self._request_id = None
+        self.conversation.turns = list(turns)
+        self.conversation_id = conversation_id
+        self.conversation_changed.emit(self.conversation.messages())
+
+    def take_back_last_exchange(self) -> str:
+        """Remove the last user message and its reply (to regenerate or edit it); returns the message."""
+        if self._request_id is not None:
+            return ""
+        turns = self.conversation.turns
+        if turns and turns[-1].role == "assistant":
+            turns.pop()
+        return self.conversation.drop_last_user()
+
+    def regenerate(self) -> bool:
+        """Answer the last user message again (the previous reply is replaced)."""
+        text = self.take_back_last_exchange()
+        return bool(text) and self.send(text)
 
     @Slot(int, int)
     def _on_queued(self, request_id: int, place: int) -> None:

@@ -82,11 +82,16 @@ class _Enabled:
 
 
 @dataclass(frozen=True)
+class _NewSettings:
+    settings: Settings
+
+
+@dataclass(frozen=True)
 class _Conversation:
     messages: tuple[ChatMessage, ...]
 
 
-_Command = _Track | _SetCurrent | _Pin | _LowestRung | _Enabled | _Conversation
+_Command = _Track | _SetCurrent | _Pin | _LowestRung | _Enabled | _NewSettings | _Conversation
 
 
 class MemorySampler(QThread):
@@ -174,6 +179,12 @@ class MemorySampler(QThread):
                 self._lowest = command.rung
             elif isinstance(command, _Enabled):
                 self._enabled = command.enabled
+            elif isinstance(command, _NewSettings):
+                self._settings = command.settings
+                self._config = GovernorConfig.from_settings(command.settings.memory)
+                self._enabled = command.settings.memory.governor_enabled
+                if self._governor is not None:
+                    self._governor.reconfigure(self._config)
             else:
                 self._messages = command.messages
                 text = "\n".join(m.content for m in command.messages)
@@ -302,6 +313,11 @@ class GovernorService(QObject):
     def set_enabled(self, enabled: bool) -> None:
         """Switch the governor on or off (memory is sampled and shown either way)."""
         self._sampler.post(_Enabled(enabled))
+
+    def apply_settings(self, settings: Settings) -> None:
+        """New memory thresholds, on/off and estimate parameters, from the next sample on."""
+        self._settings = settings
+        self._sampler.post(_NewSettings(settings))
 
     @Slot(object)
     def apply_role(self, role: Role) -> None:

@@ -124,6 +124,13 @@ class InferenceWorker(QObject):
             self._current = None
         self.unloaded.emit(request_id)
 
+    @Slot(object)
+    def set_options(self, options: object) -> None:
+        """New load options for the backends that take them; runs on the inference thread."""
+        for backend in self._backends.values():
+            if hasattr(backend, "options") and type(backend.options) is type(options):
+                backend.options = options
+
     @Slot(str)
     def forget_conversation(self, conversation_id: str) -> None:
         """Drop a conversation's saved cache; runs on the inference thread."""
@@ -189,6 +196,7 @@ class InferenceService(QObject):
     _generate_requested = Signal(int, object, object)
     _unload_requested = Signal(int)
     _forget_requested = Signal(str)
+    _options_changed = Signal(object)
 
     def __init__(
         self, backends: Mapping[str, Backend], *, cache_entries: int = 0, parent: QObject | None = None
@@ -205,6 +213,7 @@ class InferenceService(QObject):
         self._generate_requested.connect(self._worker.generate)
         self._unload_requested.connect(self._worker.unload)
         self._forget_requested.connect(self._worker.forget_conversation)
+        self._options_changed.connect(self._worker.set_options)
         self._worker.loaded.connect(self._on_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
         self._worker.unloaded.connect(self._on_unloaded)
@@ -300,6 +309,10 @@ class InferenceService(QObject):
     def forget_conversation(self, conversation_id: str) -> None:
         """Drop the engine's saved cache of a conversation (deleted, or started over)."""
         self._forget_requested.emit(conversation_id)
+
+    def set_load_options(self, options: object) -> None:
+        """New load options for the in-process backend, used from the next load on."""
+        self._options_changed.emit(options)
 
     def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
         """Drop waiting requests, stop the running one, end the thread, free the model.

@@ -112,6 +112,11 @@ class ModelLibraryService(QObject):
         if self._models_dir.is_dir() and str(self._models_dir) not in self._watcher.directories():
             self._watcher.addPath(str(self._models_dir))
 
+    def apply_settings(self, settings: Settings) -> None:
+        """New memory limits or model options: judge every file again."""
+        self._settings = settings
+        self.rescan()
+
     def rescan(self) -> None:
         """Scan again on a worker; ``scanned`` follows."""
         self._watch()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Slot
-from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -20,24 +23,31 @@ from PySide6.QtWidgets import (
 
 from reflexia.core.engine.values import GenerationResult, ModelInfo, ModelRef
 from reflexia.core.errors import ReflexiaError
+from reflexia.core.history.records import StoredConversation, StoredMessage
 from reflexia.core.memory.estimate import FitResult
 from reflexia.core.memory.governor import Decision
 from reflexia.core.memory.rung_report import largest_fitting_rung
 from reflexia.core.units import human_size
 from reflexia.services.chat_session import ChatSession
+from reflexia.services.conversation_history import ConversationHistory
 from reflexia.services.demo_model import DemoModelMaker
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import LibrarySnapshot, ModelLibraryService
 from reflexia.services.quantization import QuantizationJob, QuantizationService
 from reflexia.services.roles import RoleService
+from reflexia.services.settings_store import SettingsStore
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
 from reflexia.ui.memory_status import MemoryStatus
+from reflexia.ui.menus import build_menus
 from reflexia.ui.model_picker import ModelPicker
+from reflexia.ui.performance_panel import PerformancePanel
 from reflexia.ui.role_dialog import RoleDialog
 from reflexia.ui.role_picker import RolePicker
+from reflexia.ui.settings_dialog import SettingsDialog
+from reflexia.ui.sidebar import ConversationSidebar
 
 
 class MainWindow(QMainWindow):
@@ -54,6 +64,9 @@ class MainWindow(QMainWindow):
         quantization: QuantizationService,
         demo_model: DemoModelMaker,
         roles: RoleService,
+        history: ConversationHistory | None,
+        history_problem: str = "",
+        settings_store: SettingsStore,
         load_model: Callable[[Path, int | None], None],
         window_state: QSettings,
     ) -> None:
@@ -71,6 +84,8 @@ class MainWindow(QMainWindow):
         self._load_model = load_model
         self._demo_model = demo_model
         self._roles = roles
+        self._history = history
+        self._settings_store = settings_store
         self._state = window_state
 
         self.picker = ModelPicker()
@@ -104,6 +119,23 @@ class MainWindow(QMainWindow):
         column.addWidget(self.chat_view, 1)
         column.addWidget(self.composer)
         self.setCentralWidget(central)
+
+        self.sidebar = ConversationSidebar(history, history_problem)
+        self.sidebar_dock = QDockWidget("Conversations", self)
+        self.sidebar_dock.setObjectName("sidebarDock")
+        self.sidebar_dock.setWidget(self.sidebar)
+        self.sidebar_dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetClosable | QDockWidget.DockWidgetFeature.DockWidgetMovable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.sidebar_dock)
+        self.performance = PerformancePanel()
+        self.performance_dock = QDockWidget("Performance", self)
+        self.performance_dock.setObjectName("performanceDock")
+        self.performance_dock.setWidget(self.performance)
+        self.performance_dock.setFeatures(self.sidebar_dock.features())
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.performance_dock)
+        self.performance_dock.hide()  # opened from View > Performance; it costs nothing while hidden
+        self.menu_actions = build_menus(self)
 
         self.model_label = QLabel("No model")
         self.quant_label = QLabel("")
@@ -146,9 +178,31 @@ class MainWindow(QMainWindow):
         self._demo_model.ready.connect(self._on_demo_model_ready)
         self._demo_model.failed.connect(self.show_error)
         self.new_chat_button.clicked.connect(self.new_chat)
+        actions = self.menu_actions
+        actions.new_chat.triggered.connect(self.new_chat)
+        actions.open_model.triggered.connect(self.open_model_file)
+        actions.close_window.triggered.connect(self.close)
+        actions.quit.triggered.connect(QApplication.quit)
+        actions.edit_roles.triggered.connect(self.edit_roles)
+        actions.settings.triggered.connect(self.open_settings)
+        actions.stop.triggered.connect(self._chat.stop)
+        actions.find.triggered.connect(self._on_find)
+        actions.regenerate.triggered.connect(self.regenerate)
+        actions.edit_last.triggered.connect(self.edit_last_message)
+        actions.export_conversation.triggered.connect(self._on_export_current)
+        actions.show_sidebar.setChecked(True)
+        actions.show_sidebar.toggled.connect(self.sidebar_dock.setVisible)
+        self.sidebar_dock.visibilityChanged.connect(actions.show_sidebar.setChecked)
+        actions.show_performance.toggled.connect(self.performance_dock.setVisible)
+        self.performance_dock.visibilityChanged.connect(actions.show_performance.setChecked)
+        self._governor.sampled.connect(self.performance.add_sample)
+        self.sidebar.open_requested.connect(self.open_conversation)
+        self.sidebar.export_requested.connect(self.export_conversation)
+        self.sidebar.deleted.connect(self._on_conversation_deleted)
+        if self._history is not None:
+            self._history.failed.connect(self.show_error)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self._chat.stop)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self._chat.stop)
         inference = self._inference
         inference.model_loading.connect(self._on_model_loading)
         inference.model_loaded.connect(self._on_model_loaded)
@@ -239,6 +293,90 @@ class MainWindow(QMainWindow):
         self.chat_view.clear()
         self.composer.set_replying(False)
 
+    # -- conversations -----------------------------------------------------
+    def open_conversation(self, conversation_id: str) -> None:
+        """Continue a stored conversation: its messages, and the model's memory of it."""
+        if self._history is None or self._chat.is_replying:
+            self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
+            return
+        try:
+            stored = self._history.open(conversation_id)
+        except ReflexiaError as error:
+            self.show_error(str(error))
+            return
+        self._show_stored(stored)
+        self.sidebar.select(conversation_id)
+
+    def _show_stored(self, stored: StoredConversation) -> None:
+        self.chat_view.clear()
+        shown = [m for m in stored.messages if m.role in ("user", "assistant") and m.content]
+        for message in shown:
+            bubble = self.chat_view.add_message(message.role, message.content)
+            if message.role == "assistant":
+                bubble.set_footer(_stored_footer(message))
+        self.composer.set_replying(False)
+        self.composer.input.setFocus()
+
+    def export_conversation(self, conversation_id: str, form: str) -> None:
+        """Save a conversation as Markdown or JSON where the user chooses."""
+        if self._history is None:
+            return
+        suffix = {"md": "Markdown (*.md)", "json": "JSON (*.json)"}[form]
+        path, _ = QFileDialog.getSaveFileName(self, "Export conversation", f"conversation.{form}", suffix)
+        if not path:
+            return
+        try:
+            Path(path).write_text(self._history.export(conversation_id, form), encoding="utf-8")
+        except (OSError, ReflexiaError) as error:
+            self.show_error(f"<b>Could not export.</b> {error}")
+            return
+        self.statusBar().showMessage(f"Exported to {path}", 5000)
+
+    def _on_export_current(self) -> None:
+        self.export_conversation(self._chat.conversation_id, "md")
+
+    def _on_find(self) -> None:
+        self.sidebar_dock.show()
+        self.sidebar.focus_search()
+
+    def _on_conversation_deleted(self, conversation_id: str, title: str) -> None:
+        if conversation_id == self._chat.conversation_id:
+            self.chat_view.clear()
+        history = self._history
+        assert history is not None
+        self.banner.show_message(
+            f"Deleted <b>{title}</b>.", "info", ("Undo", lambda: history.undo_delete(conversation_id))
+        )
+
+    def regenerate(self) -> None:
+        """Answer the last message again, replacing the last reply."""
+        if self._chat.is_replying or not self._chat.conversation.turns:
+            return
+        if self._history is not None:
+            self._history.take_back_last_exchange()
+        self.chat_view.remove_last("assistant")
+        self.chat_view.remove_last("user")
+        if not self._chat.regenerate():
+            self.statusBar().showMessage("Nothing to regenerate", 3000)
+
+    def edit_last_message(self) -> None:
+        """Put the last message back in the input box to change and send it again."""
+        if self._chat.is_replying or not self._chat.conversation.turns:
+            return
+        if self._history is not None:
+            self._history.take_back_last_exchange()
+        text = self._chat.take_back_last_exchange()
+        self.chat_view.remove_last("assistant")
+        self.chat_view.remove_last("user")
+        self.composer.give_back(text)
+
+    def open_settings(self) -> SettingsDialog:
+        """Open the settings dialog (Cmd/Ctrl+,)."""
+        dialog = SettingsDialog(self._settings_store, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
     def edit_roles(self) -> RoleDialog:
         """Open the roles dialog (create, edit, duplicate, delete)."""
         dialog = RoleDialog(self._roles, self)
@@ -297,6 +435,7 @@ class MainWindow(QMainWindow):
         # made is announced here first; the quantizer's own notice is then skipped.
         made = " (made just now by the quantizer)" if decision.needs_quantization else ""
         self._governor_made_rung = decision.needs_quantization
+        self.performance.add_switch(time.monotonic(), decision.from_rung, decision.to_rung, decision.reason)
         self.banner.show_message(f"<b>Switched to {decision.to_rung}</b>{made} — {decision.reason}", "info")
 
     def _on_demo_model_started(self) -> None:
@@ -313,6 +452,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(reason, 5000)
 
     def _on_model_unloaded(self) -> None:
+        self.performance.set_rung(None, time.monotonic())
         self._show_model(None)
 
     def _on_model_loading(self, _request_id: int, ref: ModelRef) -> None:
@@ -321,6 +461,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Loading {ref.label}…")
 
     def _on_model_loaded(self, _request_id: int, info: ModelInfo) -> None:
+        self.performance.set_rung(info.quantization, time.monotonic())
         if self.banner.kind != "info":  # keep the governor's "Switched to …" notice
             self.banner.hide()
         self._show_model(info)
@@ -393,6 +534,8 @@ class MainWindow(QMainWindow):
         self.chat_view.end_reply(result.text, footer)
         self.composer.set_replying(False)
         self.speed_label.setText(f"{stats.tokens_per_s:.1f} tok/s")
+        if not result.from_cache and stats.completion_tokens:
+            self.performance.add_reply(stats, model.quantization if model else "", self._chat.reply_role)
 
     def _on_reply_failed(self, message: str, prompt: str) -> None:
         self.chat_view.end_reply(None)
@@ -406,10 +549,28 @@ class MainWindow(QMainWindow):
     def _restore_geometry(self) -> None:
         geometry = self._state.value("main_window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(980, 720)
+            self.resize(1100, 740)
+        layout = self._state.value("main_window/layout")  # docks: shown or not, where, how wide
+        if layout is not None:
+            self.restoreState(layout)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
-        """Remember the window's geometry."""
+        """Remember the window's geometry and layout."""
         self._state.setValue("main_window/geometry", self.saveGeometry())
+        self._state.setValue("main_window/layout", self.saveState())
         self._state.sync()
         super().closeEvent(event)
+
+
+def _stored_footer(message: StoredMessage) -> str:
+    stats = message.stats or {}
+    parts = []
+    if stats.get("completion_tokens") is not None:
+        parts.append(f"{stats['completion_tokens']} tokens")
+    if stats.get("tokens_per_s"):
+        parts.append(f"{stats['tokens_per_s']} tok/s")
+    parts += [p for p in (message.rung, message.expert_role) if p]
+    mark = {"stopped": "stopped", "cut": "cut short"}.get(message.status)
+    if mark:
+        parts.append(mark)
+    return " · ".join(parts)

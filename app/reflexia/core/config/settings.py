@@ -12,14 +12,17 @@ import copy
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
+from reflexia.core.atomic_file import atomic_output
 from reflexia.core.config import paths
 from reflexia.core.errors import ConfigError
 from reflexia.core.models.ladder import Rung
@@ -315,3 +318,291 @@ def load_settings(
     for problem in problems:
         log.warning("config: %s", problem)
     return LoadedSettings(Settings.model_validate(tree), tuple(problems))
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings changed in the app: saved to the user's file, which sits under .env and the environment.
+
+#: A setting's place in the tree, e.g. ``("model", "threads")``.
+SettingKey = tuple[str, ...]
+
+#: The layer a value in force comes from, lowest first.
+Layer = Literal["defaults", "user", "dotenv", "environment"]
+
+
+class SettingsChangeError(ConfigError):
+    """A change the app was asked to save is invalid.
+
+    Attributes:
+        key: the dotted setting, e.g. ``"model.context_length"``.
+        value: the value that was refused.
+        reason: what is allowed instead, in pydantic's words.
+    """
+
+    def __init__(self, key: str, value: object, reason: str) -> None:
+        super().__init__(f"Setting {key} = {value!r} is invalid: {reason}")
+        self.key = key
+        self.value = value
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class SettingSource:
+    """Where the value in force of one setting comes from."""
+
+    layer: Layer
+    origin: str  # e.g. "environment variable REFLEXIA_THREADS", or the user file's path
+
+    @property
+    def external(self) -> bool:
+        """Set outside the app (.env or the environment): a value saved in the app is overridden."""
+        return self.layer in ("dotenv", "environment")
+
+    def explanation(self) -> str:
+        """One line for the settings dialog."""
+        if self.external:
+            return f"Set by {self.origin} — changing it here has no effect until that is removed."
+        return f"Set in {self.origin}." if self.layer == "user" else "The shipped default."
+
+
+#: The source of every value no layer above the shipped defaults sets.
+SHIPPED_DEFAULT = SettingSource("defaults", "the shipped defaults")
+
+
+def user_config_path() -> Path:
+    """The user's config file: the layer the app writes."""
+    return paths.config_dir() / "config.json"
+
+
+def _is_section(annotation: object) -> TypeGuard[type[BaseModel]]:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def setting_field(key: SettingKey) -> FieldInfo | None:
+    """The pydantic field a leaf key names (title, description, bounds), or None if there is none."""
+    if not key or key == ("schema_version",) or key[0] not in Settings.model_fields:
+        return None
+    field = Settings.model_fields[key[0]]
+    section = field.annotation
+    if len(key) == 1:
+        return None if _is_section(section) else field
+    if len(key) != 2 or not _is_section(section):
+        return None
+    return section.model_fields.get(key[1])
+
+
+def setting_keys() -> tuple[SettingKey, ...]:
+    """Every leaf key a user may set, in the models' order (``roles`` is one leaf)."""
+    keys: list[SettingKey] = []
+    for name, field in Settings.model_fields.items():
+        section = field.annotation
+        if name == "schema_version":
+            continue
+        if _is_section(section):
+            keys += [(name, inner) for inner in section.model_fields]
+        else:
+            keys.append((name,))
+    return tuple(keys)
+
+
+def _read_shipped(shipped_path: Path | None) -> dict[str, Any]:
+    path = shipped_path or paths.shipped_config_path()
+    try:
+        tree: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        Settings.model_validate(tree)
+    except (OSError, json.JSONDecodeError, ValidationError) as exc:
+        raise ConfigError(f"The shipped defaults {path} are broken: {exc}") from exc
+    return tree
+
+
+def default_settings(*, shipped_path: Path | None = None) -> Settings:
+    """The shipped defaults alone: what "Restore defaults" puts back.
+
+    Raises:
+        ConfigError: the shipped ``config.json`` is broken.
+    """
+    return Settings.model_validate(_read_shipped(shipped_path))
+
+
+def _read_user_tree(path: Path) -> tuple[dict[str, Any], bool]:
+    """The user's file as a tree, and whether an unreadable file is there (the loader ignores it)."""
+    if not path.exists():
+        return {}, False
+    try:
+        tree = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}, True
+    return (tree, False) if isinstance(tree, dict) else ({}, True)
+
+
+def _is_valid(tree: Mapping[str, Any]) -> bool:
+    try:
+        Settings.model_validate(tree)
+    except ValidationError:
+        return False
+    return True
+
+
+def _reason(error: ErrorDetails) -> str:
+    if error["type"] == "extra_forbidden":
+        return "there is no such setting"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def _change_error(exc: ValidationError, changes: Mapping[SettingKey, Any]) -> SettingsChangeError:
+    # A field's own error names that field; a rule over a section (critical > high) or over the
+    # whole tree names the change that falls under it.
+    for error in exc.errors():
+        loc = tuple(str(part) for part in error["loc"])
+        for key, value in changes.items():
+            if key[: len(loc)] == loc or loc[: len(key)] == key:
+                return SettingsChangeError(".".join(key), value, _reason(error))
+    key, value = next(iter(changes.items()))
+    return SettingsChangeError(".".join(key), value, _reason(exc.errors()[0]))
+
+
+def _get(tree: Mapping[str, Any], key: SettingKey) -> Any:
+    node: Any = tree
+    for part in key:
+        node = node[part]
+    return node
+
+
+def _replay(tree: dict[str, Any], leaves: Iterable[tuple[SettingKey, Any]]) -> dict[str, Any]:
+    """What the loader makes of ``leaves`` over ``tree``: applied one by one, invalid ones skipped."""
+    for key, value in leaves:
+        candidate = _set(tree, key, value)
+        if _is_valid(candidate):
+            tree = candidate
+    return tree
+
+
+def _loadable_order(shipped: dict[str, Any], user_tree: Mapping[str, Any]) -> dict[str, Any]:
+    """``user_tree`` with its leaves in an order in which the loader accepts every valid one.
+
+    The loader checks each leaf against the ones before it, so raising both pressure thresholds
+    above the old critical one only loads if critical comes first.
+    """
+    tree, pending, ordered = shipped, list(_leaves(user_tree)), []
+    progress = True
+    while progress:
+        progress = False
+        for index, (key, value) in enumerate(pending):
+            if _is_valid(candidate := _set(tree, key, value)):
+                tree = candidate
+                ordered.append(pending.pop(index))
+                progress = True
+                break
+    result: dict[str, Any] = {}
+    for key, value in ordered + pending:  # values the loader skips stay, last
+        result = _set(result, key, value)
+    return result
+
+
+def save_user_settings(
+    changes: Mapping[SettingKey, Any], *, user_path: Path | None = None, shipped_path: Path | None = None
+) -> Path:
+    """Merge leaf changes into the user's config file and write it atomically.
+
+    Everything else in the file stays as it is (a stored value the loader ignores as invalid
+    stays ignored, not deleted). The changes are validated together, over the shipped defaults
+    and the user's valid values, so cross-field rules (critical above high pressure) are
+    checked; .env and the environment are not part of it, as they are not part of the file.
+    Values are stored as the models normalize them (e.g. a host without its trailing slash).
+    An unreadable file is kept beside the new one as ``config.json.unreadable``.
+
+    Args:
+        changes: leaf keys, e.g. ``("model", "threads")``, and their new values.
+        user_path: the file to write; the user's config file by default.
+        shipped_path: the shipped defaults; ``config.json`` of the bundle by default.
+
+    Returns:
+        The path written.
+
+    Raises:
+        SettingsChangeError: a key names no setting or a value is invalid; nothing is written.
+        ConfigError: the shipped defaults are broken.
+        OSError: the file could not be written; the old one is intact.
+    """
+    user_path = user_path or user_config_path()
+    for key, value in changes.items():
+        if setting_field(key) is None:
+            raise SettingsChangeError(".".join(key), value, "there is no such setting")
+    shipped = _read_shipped(shipped_path)
+    user_tree, unreadable = _read_user_tree(user_path)
+    user_tree.pop("schema_version", None)
+    tree = _replay(shipped, _leaves(user_tree))
+    for key, value in changes.items():
+        tree = _set(tree, key, value)
+    try:
+        normalized = Settings.model_validate(tree).model_dump(mode="json")
+    except ValidationError as exc:
+        raise _change_error(exc, changes) from exc
+
+    for key in changes:
+        user_tree = _set(user_tree, key, _get(normalized, key))
+    user_tree = _loadable_order(shipped, user_tree)
+    loaded = _replay(shipped, _leaves(user_tree))
+    for key, value in changes.items():
+        if _get(loaded, key) != _get(normalized, key):  # never seen; a guard against a silent drop
+            raise SettingsChangeError(".".join(key), value, "it cannot be stored so that it loads back")
+    text = json.dumps({"schema_version": SCHEMA_VERSION, **user_tree}, indent=2, ensure_ascii=False)
+    if unreadable:
+        os.replace(user_path, user_path.with_name(f"{user_path.name}.unreadable"))
+        log.warning("config: %s was unreadable; kept as %s.unreadable", user_path, user_path.name)
+    with atomic_output(user_path) as partial:
+        partial.write_text(text + "\n", encoding="utf-8")
+    log.info("config: saved %s to %s", ", ".join(".".join(key) for key in changes), user_path)
+    return user_path
+
+
+def setting_sources(
+    *,
+    shipped_path: Path | None = None,
+    user_path: Path | None = None,
+    dotenv_path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[SettingKey, SettingSource]:
+    """The layer each value in force comes from; keys not listed keep the shipped default.
+
+    Replays the loader's layers with the same defaults and the same rule (an override that
+    would make the settings invalid is skipped), so it agrees with :func:`load_settings`.
+
+    Raises:
+        ConfigError: the shipped defaults are broken.
+    """
+    tree = _read_shipped(shipped_path)
+    user_path = user_path or user_config_path()
+    dotenv_path = dotenv_path or Path.cwd() / ".env"
+    environ = os.environ if environ is None else environ
+    user_source = SettingSource("user", str(user_path))
+    layers = [(override.key, override.value, user_source) for override in _user_overrides(user_path, [])]
+    dotenv = dotenv_values(dotenv_path) if dotenv_path.is_file() else {}
+    for name, key in ENV_VARIABLES.items():
+        if (value := dotenv.get(name)) is not None:
+            layers.append((key, value, SettingSource("dotenv", f"{name} in {dotenv_path}")))
+    for name, key in ENV_VARIABLES.items():
+        if (value := environ.get(name)) is not None:
+            layers.append((key, value, SettingSource("environment", f"environment variable {name}")))
+    sources: dict[SettingKey, SettingSource] = {}
+    for key, value, source in layers:
+        candidate = _set(tree, key, value)
+        if _is_valid(candidate):
+            tree = candidate
+            sources[key] = source
+    return sources
+
+
+def setting_source(
+    key: SettingKey,
+    *,
+    shipped_path: Path | None = None,
+    user_path: Path | None = None,
+    dotenv_path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SettingSource:
+    """Where the value in force of ``key`` comes from (see :func:`setting_sources`)."""
+    sources = setting_sources(
+        shipped_path=shipped_path, user_path=user_path, dotenv_path=dotenv_path, environ=environ
+    )
+    return sources.get(key, SHIPPED_DEFAULT)

@@ -386,6 +386,25 @@ class HistoryStore:
                     (self._clock(), row["conversation_id"]),
                 )
 
+    def drop_from(self, conversation_id: str, message_id: int) -> int:
+        """Drop ``message_id`` and every message after it (a message taken back); returns how many."""
+        with self._writing() as db:
+            self._require(db, conversation_id)
+            row = db.execute(
+                "SELECT position FROM messages WHERE id = ? AND conversation_id = ?",
+                (message_id, conversation_id),
+            ).fetchone()
+            if row is None:
+                raise HistoryStoreError(f"no message {message_id} in conversation {conversation_id}")
+            dropped = db.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
+                (conversation_id, row["position"]),
+            ).rowcount
+            db.execute(
+                "UPDATE conversations SET updated_at = ? WHERE id = ?", (self._clock(), conversation_id)
+            )
+            return int(dropped)
+
     def truncate_after(self, conversation_id: str, message_id: int) -> int:
         """Drop every message after ``message_id`` (edit and resend, regenerate); returns how many.
 

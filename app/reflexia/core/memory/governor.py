@@ -421,6 +421,10 @@ class MemoryGovernor:
             raise ValueError(f"{rung!r} is not a rung of this family")
         self._state = replace(self._state, pinned_rung=rung)
 
+    def reconfigure(self, config: GovernorConfig) -> None:
+        """New thresholds and timings from the settings; what was observed so far stays."""
+        self._config = config
+
     def set_current(self, rung: str | None) -> None:
         """Record the rung actually loaded once a swap has finished (or failed)."""
         self._state = replace(self._state, current_rung=rung)

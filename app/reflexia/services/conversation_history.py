@@ -1,0 +1,179 @@
+"""The window's conversations, kept in the history store as they happen (GUI thread).
+
+The user's message is written before the reply is generated and the reply as
+soon as it ends, so a crash (even ``kill -9``) loses at most the reply in
+progress. Stopped and cut replies are kept and marked. A store that cannot be
+opened leaves the app working without history, and says why.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from reflexia.core.engine.conversation import ChatMessage
+from reflexia.core.engine.values import GenerationResult
+from reflexia.core.errors import ReflexiaError
+from reflexia.core.history.records import ConversationSummary, MessageStatus, SearchHit, StoredConversation
+from reflexia.core.history.store import HistoryStore
+from reflexia.services.chat_session import ChatSession
+from reflexia.services.inference import InferenceService
+
+log = logging.getLogger(__name__)
+
+_STATUS: dict[str, MessageStatus] = {
+    "cancelled": "stopped",
+    "length": "cut",
+    "context_full": "cut",
+    "eos": "complete",
+}
+
+
+class ConversationHistory(QObject):
+    """Records the chat session's turns and serves the sidebar. Lives on the GUI thread.
+
+    Signals:
+        conversations_changed(): the list changed (a new conversation, a title, a deletion).
+        failed(str): a write failed; the chat goes on, the message says what was not saved.
+    """
+
+    conversations_changed = Signal()
+    failed = Signal(str)
+
+    def __init__(self, store: HistoryStore, chat: ChatSession, inference: InferenceService) -> None:
+        super().__init__()
+        self.store = store
+        self._chat = chat
+        self._inference = inference
+        self._stored: set[str] = set()  # conversation ids known to the store
+        self._user_message: int | None = None
+        self._reply_message: int | None = None
+        chat.reply_started.connect(self._on_reply_started)
+        chat.reply_finished.connect(self._on_reply_finished)
+        chat.reply_failed.connect(self._on_reply_failed)
+
+    # -- the sidebar ------------------------------------------------------
+    def conversations(self) -> list[ConversationSummary]:
+        """Every conversation, the most recent first."""
+        return self.store.list_conversations()
+
+    def search(self, query: str) -> list[SearchHit]:
+        """Messages and titles matching ``query`` (full-text), best first."""
+        return self.store.search(query, mark=("\x02", "\x03"))
+
+    def open(self, conversation_id: str) -> StoredConversation:
+        """Load a stored conversation and continue it in the chat session."""
+        stored = self.store.get_conversation(conversation_id)
+        turns = [
+            ChatMessage(m.role, m.content)
+            for m in stored.messages
+            if m.role in ("user", "assistant") and m.status in ("complete", "stopped", "cut") and m.content
+        ]
+        if turns and turns[-1].role == "user":
+            turns.pop()  # a message whose reply never came (the app was killed): not sent twice
+        self._stored.add(conversation_id)
+        self._chat.resume(conversation_id, turns)
+        return stored
+
+    def rename(self, conversation_id: str, title: str) -> None:
+        """Give a conversation a title of the user's choosing."""
+        self.store.rename(conversation_id, title)
+        self.conversations_changed.emit()
+
+    def delete(self, conversation_id: str) -> None:
+        """Delete a conversation; :meth:`undo_delete` brings it back."""
+        self.store.delete(conversation_id)
+        if conversation_id == self._chat.conversation_id:
+            self._chat.new_chat()
+        self.conversations_changed.emit()
+
+    def undo_delete(self, conversation_id: str) -> None:
+        """Bring back a deleted conversation."""
+        self.store.undo_delete(conversation_id)
+        self.conversations_changed.emit()
+
+    def export(self, conversation_id: str, form: str) -> str:
+        """The conversation as Markdown (``md``) or JSON text (``json``)."""
+        import json
+
+        if form == "md":
+            return self.store.export_markdown(conversation_id)
+        return json.dumps(self.store.export_json(conversation_id), indent=2, ensure_ascii=False)
+
+    def take_back_last_exchange(self) -> None:
+        """Forget the last user message and its reply (they are about to be regenerated or edited)."""
+        conversation_id = self._chat.conversation_id
+        if conversation_id not in self._stored:
+            return
+        try:
+            users = [m for m in self.store.get_conversation(conversation_id).messages if m.role == "user"]
+            if users:
+                self.store.drop_from(conversation_id, users[-1].id)
+        except ReflexiaError as error:
+            self.failed.emit(str(error))
+
+    # -- recording the chat -----------------------------------------------
+    @Slot()
+    def _on_reply_started(self) -> None:
+        chat = self._chat
+        conversation_id = chat.conversation_id
+        text = chat.conversation.turns[-1].content
+        model = self._inference.model
+        try:
+            if conversation_id not in self._stored:
+                self.store.create_conversation(expert_role=chat.role_name, conversation_id=conversation_id)
+                self._stored.add(conversation_id)
+            self._user_message = self.store.add_message(
+                conversation_id, "user", text, expert_role=chat.role_name
+            )
+            self._reply_message = self.store.add_message(
+                conversation_id,
+                "assistant",
+                "",
+                expert_role=chat.role_name,
+                model_ref=str(model.ref) if model else "",
+                rung=model.quantization if model else "",
+                status="pending",
+            )
+        except ReflexiaError as error:
+            self._user_message = self._reply_message = None
+            self.failed.emit(f"This conversation is not being saved: {error}")
+            return
+        self.conversations_changed.emit()
+
+    @Slot(object)
+    def _on_reply_finished(self, result: GenerationResult) -> None:
+        reply, self._reply_message = self._reply_message, None
+        if reply is None:
+            return
+        stats = result.stats
+        model = self._inference.model
+        summary = {
+            "completion_tokens": stats.completion_tokens,
+            "prompt_tokens": stats.prompt_tokens,
+            "tokens_per_s": round(stats.tokens_per_s, 2),
+            "ttft_s": round(stats.ttft_s, 4),
+            "stop_reason": stats.stop_reason,
+            "left_out_messages": stats.left_out_messages,
+            "from_cache": result.from_cache,
+            "model": model.name if model else "",
+        }
+        try:
+            if not result.text and stats.stop_reason == "cancelled":
+                # Stopped before a word: the session withdrew the message too.
+                self.take_back_last_exchange()
+            else:
+                self.store.update_message(
+                    reply, content=result.text, status=_STATUS[stats.stop_reason], stats=summary
+                )
+        except ReflexiaError as error:
+            self.failed.emit(f"The reply was not saved: {error}")
+        self.conversations_changed.emit()
+
+    @Slot(str, str)
+    def _on_reply_failed(self, _message: str, _prompt: str) -> None:
+        # The message goes back to the input box: it leaves the history with its failed reply.
+        self._reply_message = None
+        self.take_back_last_exchange()
+        self.conversations_changed.emit()

@@ -1,0 +1,53 @@
+"""Settings changed in the dialog reach the services that use them, without a restart where possible."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Slot
+
+from reflexia.core.config.settings import Settings
+from reflexia.core.engine.llama_cpp.options import LlamaOptions
+from reflexia.core.engine.values import SamplingParams
+from reflexia.services.chat_session import ChatSession
+from reflexia.services.governor_service import GovernorService
+from reflexia.services.inference import InferenceService
+from reflexia.services.model_library import ModelLibraryService
+
+log = logging.getLogger(__name__)
+
+
+class SettingsEffects(QObject):
+    """Applies a settings change to each service it concerns. Lives on the GUI thread."""
+
+    def __init__(
+        self,
+        inference: InferenceService,
+        chat: ChatSession,
+        governor: GovernorService,
+        library: ModelLibraryService,
+    ) -> None:
+        super().__init__()
+        self._inference = inference
+        self._chat = chat
+        self._governor = governor
+        self._library = library
+
+    @Slot(object, object)
+    def apply(self, settings: Settings, keys: frozenset[str]) -> None:
+        """Take ``settings`` in force; ``keys`` are the dotted settings that changed."""
+        sections = {key.split(".", 1)[0] for key in keys}
+        if "sampling" in sections or "logging.log_content" in keys:
+            self._chat.set_defaults(
+                SamplingParams.from_settings(settings), log_content=settings.logging.log_content
+            )
+        if "logging.level" in keys:
+            logging.getLogger("reflexia").setLevel(settings.logging.level)
+        if "chat.response_cache_entries" in keys:
+            self._inference.response_cache.set_capacity(settings.chat.response_cache_entries)
+        if "model" in sections:
+            self._inference.set_load_options(LlamaOptions.from_settings(settings))  # from the next load
+        if "memory" in sections or "model" in sections:
+            self._governor.apply_settings(settings)
+            self._library.apply_settings(settings)  # fit verdicts against the new budget
+        log.info("settings changed: %s", ", ".join(sorted(keys)))

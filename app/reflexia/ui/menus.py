@@ -1,0 +1,84 @@
+"""The window's menu bar with the platform's standard shortcuts.
+
+Standard key sequences map to each platform's convention (Cmd on macOS, Ctrl
+elsewhere); Settings gets the Preferences role, so macOS puts it in the app menu.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMainWindow, QMenuBar
+
+
+@dataclass(frozen=True)
+class WindowActions:
+    """The actions the window connects to what they do."""
+
+    new_chat: QAction
+    open_model: QAction
+    export_conversation: QAction
+    close_window: QAction
+    quit: QAction
+    find: QAction
+    settings: QAction
+    edit_roles: QAction
+    regenerate: QAction
+    edit_last: QAction
+    show_sidebar: QAction
+    show_performance: QAction
+    stop: QAction
+
+
+def _action(
+    window: QMainWindow, text: str, shortcut: QKeySequence | QKeySequence.StandardKey | str
+) -> QAction:
+    action = QAction(text, window)
+    action.setShortcut(shortcut if isinstance(shortcut, QKeySequence) else QKeySequence(shortcut))
+    return action
+
+
+def build_menus(window: QMainWindow) -> WindowActions:
+    """Create the menus of ``window`` and return their actions."""
+    keys = QKeySequence.StandardKey
+    actions = WindowActions(
+        new_chat=_action(window, "New chat", keys.New),
+        open_model=_action(window, "Open GGUF…", keys.Open),
+        export_conversation=_action(window, "Export conversation…", "Ctrl+Shift+E"),
+        close_window=_action(window, "Close window", keys.Close),
+        quit=_action(window, "Quit Reflexia", keys.Quit),
+        find=_action(window, "Search conversations", keys.Find),
+        settings=_action(window, "Settings…", keys.Preferences),
+        edit_roles=_action(window, "Edit roles…", "Ctrl+Shift+R"),
+        regenerate=_action(window, "Regenerate last reply", "Ctrl+R"),
+        edit_last=_action(window, "Edit last message", "Ctrl+Shift+Up"),
+        show_sidebar=_action(window, "Conversations", "Ctrl+Shift+S"),
+        show_performance=_action(window, "Performance", "Ctrl+Shift+P"),
+        stop=_action(window, "Stop reply", "Esc"),
+    )
+    if actions.settings.shortcut().isEmpty():  # no standard Preferences key on Linux: the common Ctrl+,
+        actions.settings.setShortcut(QKeySequence("Ctrl+,"))
+    actions.settings.setMenuRole(QAction.MenuRole.PreferencesRole)
+    actions.quit.setMenuRole(QAction.MenuRole.QuitRole)
+    for toggle in (actions.show_sidebar, actions.show_performance):
+        toggle.setCheckable(True)
+    bar: QMenuBar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    for action in (actions.new_chat, actions.open_model, actions.export_conversation):
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    file_menu.addAction(actions.close_window)
+    file_menu.addAction(actions.quit)
+    edit_menu = bar.addMenu("&Edit")
+    edit_menu.addAction(actions.find)
+    edit_menu.addAction(actions.stop)
+    edit_menu.addAction(actions.regenerate)
+    edit_menu.addAction(actions.edit_last)
+    edit_menu.addSeparator()
+    edit_menu.addAction(actions.edit_roles)
+    edit_menu.addAction(actions.settings)
+    view_menu = bar.addMenu("&View")
+    view_menu.addAction(actions.show_sidebar)
+    view_menu.addAction(actions.show_performance)
+    return actions

@@ -1,0 +1,665 @@
+"""The settings dialog, built from the settings models' own field metadata.
+
+Each field's title labels it, its description is the help line under it, its bounds are the
+spin box's range and its type picks the control. Every edit is validated with the models
+themselves, so cross-field rules (critical above high pressure) show next to the field too.
+"""
+
+from __future__ import annotations
+
+import itertools
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+import annotated_types
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Slot
+from PySide6.QtGui import QIcon, QKeyEvent, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QStackedWidget,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from reflexia.core.config.settings import (
+    ChatSettings,
+    MemorySettings,
+    SamplingSettings,
+    Settings,
+    SettingsChangeError,
+    setting_field,
+)
+from reflexia.core.errors import ConfigError
+from reflexia.services.settings_store import SettingsStore, effect
+
+#: The pages and the dotted settings on each, in order.
+PAGES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
+    (
+        "Model",
+        (
+            "paths.models_dir",
+            "model.default_model",
+            "model.context_length",
+            "model.threads",
+            "model.gpu_layers",
+            "model.batch_size",
+            "model.quantization_level",
+        ),
+    ),
+    ("Sampling", tuple(f"sampling.{name}" for name in SamplingSettings.model_fields)),
+    ("Memory", tuple(f"memory.{name}" for name in MemorySettings.model_fields)),
+    (
+        "Documents",
+        ("rag.embeddings_model", "paths.vector_db_path", "rag.chunk_size", "rag.chunk_overlap", "rag.top_k"),
+    ),
+    ("Chat", tuple(f"chat.{name}" for name in ChatSettings.model_fields)),
+    ("Ollama", ("ollama.host",)),
+)
+
+#: Folder settings get a "Choose…" button; empty means this folder under the app's data.
+_FOLDERS: Final[dict[str, Callable[[Settings], Path]]] = {
+    "paths.models_dir": Settings.models_dir,
+    "paths.vector_db_path": Settings.vector_db_dir,
+}
+
+_INT32: Final = 2**31 - 1
+
+# Only this dialog's own labels; buttons and inputs follow the app's style sheet.
+_STYLE: Final = """
+QListWidget#settingsPages { border: none; border-right: 1px solid #e3e6eb; background: #f7f8fa;
+                            font-size: 13px; padding-top: 6px; outline: 0; }
+QListWidget#settingsPages::item { padding: 7px 12px; color: #1f2430; }
+QListWidget#settingsPages::item:selected { background: #e2e8ff; color: #1f2430; border-radius: 6px; }
+QLabel#pageTitle { font-size: 16px; font-weight: 600; color: #1f2430; }
+QLabel#pageIntro { color: #505766; }
+QLabel#fieldTitle { color: #1f2430; }
+QLabel#fieldHelp { color: #6a7180; font-size: 12px; }
+QLabel#fieldNote { color: #8a5a00; font-size: 12px; }
+QLabel#fieldProblem { color: #c7343f; font-size: 12px; }
+QLabel#fieldSuffix { color: #505766; }
+QLabel#settingsNote { color: #2f4de0; }
+QDialog#settingsDialog, QWidget#settingsPage { background: #ffffff; }
+QLineEdit:read-only, QAbstractSpinBox:read-only { background: #f1f2f5; color: #505766; }
+QPushButton#chooseFolder { padding: 3px 12px; }
+QPushButton:disabled { color: #a0a6b1; background: #f6f7f9; border-color: #e3e6eb; }
+QPushButton#primaryButton:disabled { color: #ffffff; background: #a9b8fb; border-color: #a9b8fb; }
+QLabel#settingsNote[kind="error"] { color: #c7343f; }
+"""
+
+
+def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+    low = high = None
+    for rule in info.metadata:
+        if isinstance(rule, annotated_types.Ge):
+            low = rule.ge
+        elif isinstance(rule, annotated_types.Le):
+            high = rule.le
+    return low, high  # type: ignore[return-value]  # the models bound numbers only
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    return len(text.split(".")[1].rstrip("0")) if "." in text and "e" not in text else 0
+
+
+def setting_title(key: str) -> str:
+    """The title of the dotted setting ``key``: its field's title, else its name in words."""
+    info = setting_field(tuple(key.split(".")))
+    title = info.title if info is not None else None
+    return title or key.rsplit(".", 1)[-1].replace("_", " ").capitalize()
+
+
+def _home_short(path: Path) -> str:
+    # "~/.local/share/Reflexia/models" fits the field where the full path would be cut off.
+    return f"~/{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else str(path)
+
+
+def _number(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+class SettingRow:
+    """One setting's controls: its title, editor, help line, note and problem line."""
+
+    def __init__(self, key: str, info: FieldInfo, settings: Settings, defaults: Settings) -> None:
+        self.key = key
+        self.info = info
+        self.title = setting_title(key)
+        self.choose_button: QPushButton | None = None
+        annotation = info.annotation
+        self.editor: QWidget = self._make_editor(annotation, settings, defaults)
+        self.title_widget: QLabel | QCheckBox
+        if isinstance(self.editor, QCheckBox):
+            self.title_widget = self.editor
+        else:
+            self.title_widget = QLabel(self.title)
+            self.title_widget.setObjectName("fieldTitle")
+            self.title_widget.setBuddy(self.editor)
+        self.editor.setAccessibleName(self.title)
+        description = info.description or ""
+        # A description in lower case finishes the title's sentence ("Pressure must last (s)" …
+        # "before it counts"): it reads best right after the value.
+        self.suffix_label = QLabel(description) if description[:1].islower() else None
+        if self.suffix_label is not None:
+            self.suffix_label.setObjectName("fieldSuffix")
+        help_text = "" if self.suffix_label is not None else description
+        self.help_label = self._line("fieldHelp", help_text)
+        self.note_label = self._line("fieldNote", "")
+        self.problem_label = self._line("fieldProblem", "")
+        if description or help_text:
+            self.editor.setToolTip(help_text or description)
+            self.editor.setAccessibleDescription(help_text or description)
+        self.locked = False
+        self.original: Any = None
+        self.set_value(self.value_in(settings))
+        self.original = self.value_in(settings)
+
+    @staticmethod
+    def _line(name: str, text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName(name)
+        label.setWordWrap(True)
+        label.setVisible(bool(text))
+        return label
+
+    def value_in(self, settings: Settings) -> Any:
+        """This setting's value in ``settings``."""
+        section, name = self.key.split(".")
+        return getattr(getattr(settings, section), name)
+
+    def _make_editor(self, annotation: Any, settings: Settings, defaults: Settings) -> QWidget:
+        if annotation is bool:
+            return QCheckBox(self.title)
+        if typing.get_origin(annotation) is typing.Literal:
+            combo = QComboBox()
+            combo.addItems([str(option) for option in typing.get_args(annotation)])
+            return combo
+        if annotation in (int, float):
+            return self._make_spin_box(annotation, settings, defaults)
+        line = QLineEdit()
+        line.setClearButtonEnabled(True)
+        folder_of = _FOLDERS.get(self.key)
+        if folder_of is not None:
+            if self.value_in(defaults) == "":
+                line.setPlaceholderText(f"Default: {_home_short(folder_of(defaults))}")
+            self.choose_button = QPushButton("Choose…")
+            self.choose_button.setObjectName("chooseFolder")
+            self.choose_button.setToolTip(f"Choose the {self.title.lower()}")
+        return line
+
+    def _make_spin_box(self, annotation: Any, settings: Settings, defaults: Settings) -> QAbstractSpinBox:
+        low, high = _bounds(self.info)
+        low = -_INT32 if low is None else low
+        high = _INT32 if high is None else high
+        spin: QSpinBox | QDoubleSpinBox
+        if annotation is int and low >= -_INT32 and high <= _INT32:
+            spin = QSpinBox()
+            spin.setRange(int(low), int(high))
+        else:  # floats, and integers too wide for QSpinBox (the seed)
+            spin = QDoubleSpinBox()
+            if annotation is int:
+                spin.setDecimals(0)
+            else:
+                needed = max(_decimals(self.value_in(settings)), _decimals(self.value_in(defaults)))
+                spin.setDecimals(min(4, max(1 if high > 10 else 2, needed)))
+                spin.setSingleStep(0.01 if high <= 1 else 0.05 if high <= 10 else 1.0)
+            spin.setRange(low, high)
+        # Typing below the minimum stays visible (with its problem) until the field is left.
+        spin.setCorrectionMode(QAbstractSpinBox.CorrectionMode.CorrectToNearestValue)
+        spin.setMinimumWidth(140)
+        spin.setAlignment(Qt.AlignmentFlag.AlignRight)
+        return spin
+
+    def read(self) -> tuple[Any, str | None]:
+        """The value the editor holds now, or a problem if its text is no number."""
+        editor = self.editor
+        if isinstance(editor, QCheckBox):
+            return editor.isChecked(), None
+        if isinstance(editor, QComboBox):
+            return editor.currentText(), None
+        if isinstance(editor, QLineEdit):
+            return editor.text().strip(), None
+        assert isinstance(editor, QSpinBox | QDoubleSpinBox)
+        text = editor.cleanText().strip()
+        if self.info.annotation is int:
+            try:
+                return int(text), None
+            except ValueError:
+                return None, "Enter a whole number."
+        number, ok = editor.locale().toDouble(text)
+        return (number, None) if ok else (None, "Enter a number.")
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` in the editor."""
+        editor = self.editor
+        if isinstance(editor, QCheckBox):
+            editor.setChecked(bool(value))
+        elif isinstance(editor, QComboBox):
+            editor.setCurrentText(str(value))
+        elif isinstance(editor, QLineEdit):
+            editor.setText(str(value))
+            editor.setCursorPosition(0)
+        elif isinstance(editor, QSpinBox):
+            editor.setValue(int(value))
+        elif isinstance(editor, QDoubleSpinBox):
+            editor.setValue(float(value))
+
+    def is_changed(self) -> bool:
+        """Whether the editor holds a value other than the one in force."""
+        value, problem = self.read()
+        if problem is not None:
+            return False
+        if isinstance(self.editor, QDoubleSpinBox):
+            return bool(abs(value - self.original) >= 0.5 * 10 ** -self.editor.decimals())
+        return bool(value != self.original)
+
+    def show_problem(self, problem: str | None) -> None:
+        """Show ``problem`` in red under the field, or hide the line."""
+        self.problem_label.setText(problem or "")
+        self.problem_label.setVisible(problem is not None)
+
+    def set_locked(self, explanation: str | None) -> None:
+        """Make the field read-only with ``explanation``, or editable again with None."""
+        self.locked = explanation is not None
+        editor = self.editor
+        if isinstance(editor, QLineEdit | QAbstractSpinBox):
+            editor.setReadOnly(self.locked)
+            if isinstance(editor, QAbstractSpinBox):
+                symbols = QAbstractSpinBox.ButtonSymbols
+                editor.setButtonSymbols(symbols.NoButtons if self.locked else symbols.UpDownArrows)
+        else:
+            editor.setEnabled(not self.locked)
+        if self.choose_button is not None:
+            self.choose_button.setEnabled(not self.locked)
+        self.note_label.setText(explanation or "")
+        self.note_label.setVisible(self.locked)
+
+    def owns(self, widget: QObject | None) -> bool:
+        """Whether ``widget`` is the editor (or a spin box's line edit)."""
+        editor = self.editor
+        return widget is editor or (isinstance(editor, QAbstractSpinBox) and widget is editor.lineEdit())
+
+    def focus_widgets(self) -> list[QWidget]:
+        """The row's widgets in tab order."""
+        return [self.editor] + ([self.choose_button] if self.choose_button is not None else [])
+
+
+class SettingsDialog(QDialog):
+    """Shows and edits the settings of a :class:`SettingsStore`, one page per topic.
+
+    OK and Apply save the changed fields through the store; both are disabled while a field
+    holds an invalid value. Fields set by ``.env`` or an environment variable are read-only.
+    """
+
+    def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.setStyleSheet(_STYLE)
+        self.resize(640, 520)
+        self._store = store
+        self._rows: dict[str, SettingRow] = {}
+        self._page_keys: list[tuple[str, ...]] = []
+        self._last_edited: str | None = None
+
+        self.page_list = QListWidget()
+        self.page_list.setObjectName("settingsPages")
+        self.page_list.setFixedWidth(140)
+        self.page_list.setIconSize(QSize(14, 14))
+        # Every page has an icon, blank unless a field needs fixing, so the titles stay aligned.
+        self._warning_icon = self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        blank = QPixmap(14, 14)
+        blank.fill(Qt.GlobalColor.transparent)
+        self._blank_icon = QIcon(blank)
+        self.pages = QStackedWidget()
+        for title, keys in PAGES:
+            self.page_list.addItem(title)
+            self.pages.addWidget(self._make_page(title, keys))
+            self._page_keys.append(keys)
+        self.page_list.currentRowChanged.connect(self.pages.setCurrentIndex)
+
+        self.note = QLabel()
+        self.note.setObjectName("settingsNote")
+        self.note.setWordWrap(True)
+        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note.hide()
+        buttons = QDialogButtonBox.StandardButton
+        self.button_box = QDialogButtonBox(
+            buttons.RestoreDefaults | buttons.Ok | buttons.Cancel | buttons.Apply
+        )
+        self.ok_button = self.button_box.button(buttons.Ok)
+        self.apply_button = self.button_box.button(buttons.Apply)
+        self.restore_button = self.button_box.button(buttons.RestoreDefaults)
+        self.ok_button.setObjectName("primaryButton")
+        self.restore_button.setToolTip("Put this page's settings back to the shipped defaults")
+        self.button_box.accepted.connect(self.accept)
+        self.button_box.rejected.connect(self.reject)
+        self.apply_button.clicked.connect(self.apply)
+        self.restore_button.clicked.connect(self.restore_page_defaults)
+
+        body = QHBoxLayout()
+        body.setContentsMargins(0, 0, 0, 0)
+        body.setSpacing(0)
+        body.addWidget(self.page_list)
+        body.addWidget(self.pages, 1)
+        footer = QVBoxLayout()
+        footer.setContentsMargins(16, 10, 16, 14)
+        footer.setSpacing(10)
+        footer.addWidget(self.note)
+        footer.addWidget(self.button_box)
+        rule = QFrame()
+        rule.setFrameShape(QFrame.Shape.HLine)
+        rule.setStyleSheet("color: #e3e6eb;")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(body, 1)
+        layout.addWidget(rule)
+        layout.addLayout(footer)
+
+        self._chain_tab_order()
+        for sequence, step in (("Ctrl+PgDown", 1), ("Ctrl+PgUp", -1)):
+            QShortcut(QKeySequence(sequence), self, lambda step=step: self._step_page(step))
+        store.changed.connect(self._on_store_changed)
+        self._show_sources()
+        self.page_list.setCurrentRow(0)
+        self.page_list.setFocus()
+        self._validate()
+
+    # --- building ---------------------------------------------------------------------------
+
+    def _make_page(self, title: str, keys: tuple[str, ...]) -> QWidget:
+        content = QWidget()
+        content.setObjectName("settingsPage")
+        grid = QGridLayout(content)
+        grid.setContentsMargins(20, 14, 20, 10)
+        grid.setHorizontalSpacing(14)
+        grid.setVerticalSpacing(3)
+        heading = QLabel(title)
+        heading.setObjectName("pageTitle")
+        grid.addWidget(heading, 0, 0, 1, 2)
+        next_load = [key for key in keys if effect(key) == "next_model_load"]
+        if next_load:
+            titles = [_in_sentence(setting_title(key)) for key in next_load]
+            listed = _join(titles)
+            intro = QLabel(f"{listed[:1].upper()}{listed[1:]} apply from the next model load.")
+            intro.setObjectName("pageIntro")
+            intro.setWordWrap(True)
+            grid.addWidget(intro, 1, 0, 1, 2)
+        grid.setRowMinimumHeight(2, 8)
+        row_index = 3
+        settings, defaults = self._store.settings, self._store.defaults
+        for key in keys:
+            info = setting_field(tuple(key.split(".")))
+            assert info is not None, f"no setting {key}"
+            row = SettingRow(key, info, settings, defaults)
+            self._rows[key] = row
+            self._connect(row)
+            editor_line = QHBoxLayout()
+            editor_line.setSpacing(6)
+            editor_line.addWidget(row.editor, 1 if isinstance(row.editor, QLineEdit) else 0)
+            if row.suffix_label is not None:
+                editor_line.addWidget(row.suffix_label)
+            if row.choose_button is not None:
+                editor_line.addWidget(row.choose_button)
+                row.choose_button.clicked.connect(lambda _=False, row=row: self._choose_folder(row))
+            if not isinstance(row.editor, QLineEdit):
+                editor_line.addStretch(1)
+            if isinstance(row.title_widget, QLabel):
+                grid.addWidget(row.title_widget, row_index, 0, Qt.AlignmentFlag.AlignVCenter)
+            grid.addLayout(editor_line, row_index, 1)
+            details = QVBoxLayout()
+            details.setContentsMargins(0, 0, 0, 8)
+            details.setSpacing(2)
+            for label in (row.help_label, row.note_label, row.problem_label):
+                details.addWidget(label)
+            grid.addLayout(details, row_index + 1, 1)
+            row_index += 2
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(row_index, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(content)
+        return scroll
+
+    def _connect(self, row: SettingRow) -> None:
+        editor = row.editor
+        if isinstance(editor, QCheckBox):
+            editor.toggled.connect(self._on_edited)
+        elif isinstance(editor, QComboBox):
+            editor.currentIndexChanged.connect(self._on_edited)
+        elif isinstance(editor, QLineEdit):
+            editor.textChanged.connect(self._on_edited)
+        elif isinstance(editor, QAbstractSpinBox):
+            # The spin box's own textChanged skips text below the minimum; its line edit's does not.
+            editor.lineEdit().textChanged.connect(self._on_edited)
+            editor.installEventFilter(self)
+
+    def _chain_tab_order(self) -> None:
+        # The page list, then the fields top to bottom (only the visible page's take focus).
+        chain: list[QWidget] = [self.page_list]
+        for row in self._rows.values():
+            chain += row.focus_widgets()
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def _show_sources(self) -> None:
+        for key, row in self._rows.items():
+            source = self._store.source(key)
+            row.set_locked(source.explanation() if source.external else None)
+
+    # --- public -------------------------------------------------------------------------------
+
+    def row(self, key: str) -> SettingRow:
+        """The controls of the dotted setting ``key``."""
+        return self._rows[key]
+
+    def show_page(self, title: str) -> None:
+        """Switch to the page called ``title``."""
+        titles = [page for page, _keys in PAGES]
+        self.page_list.setCurrentRow(titles.index(title))
+
+    def changes(self) -> dict[str, Any]:
+        """The edited fields' values by dotted key (only valid, changed, editable ones)."""
+        result: dict[str, Any] = {}
+        for key, row in self._rows.items():
+            if not row.locked and row.is_changed():
+                result[key] = row.read()[0]
+        return result
+
+    @Slot()
+    def apply(self) -> bool:
+        """Save the changes through the store; returns whether they were saved."""
+        self._validate()
+        if not self.ok_button.isEnabled():
+            return False
+        changes = self.changes()
+        if not changes:
+            self._set_note("Nothing to save.")
+            return True
+        try:
+            problems = self._store.update(changes)
+        except SettingsChangeError as exc:
+            if exc.key in self._rows:
+                self._rows[exc.key].show_problem(exc.reason)
+            self._set_note(f"Not saved: {exc}", error=True)
+            return False
+        except (ConfigError, OSError) as exc:
+            self._set_note(f"Not saved: {exc}", error=True)
+            return False
+        for row in self._rows.values():
+            row.set_value(row.value_in(self._store.settings))
+            row.original = row.value_in(self._store.settings)
+        self._show_sources()
+        self._validate()
+        self._set_note(self._saved_note(changes, problems))
+        return True
+
+    @Slot()
+    def accept(self) -> None:
+        """Save, then close; stays open if saving failed."""
+        if self.apply():
+            super().accept()
+
+    @Slot()
+    def restore_page_defaults(self) -> None:
+        """Put the current page's editable fields back to the shipped defaults (saved on OK/Apply)."""
+        for key in self._page_keys[self.pages.currentIndex()]:
+            row = self._rows[key]
+            if not row.locked:
+                row.set_value(row.value_in(self._store.defaults))
+        self._validate()
+
+    # --- reacting -------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_edited(self) -> None:
+        sender = self.sender()
+        self._last_edited = next((key for key, row in self._rows.items() if row.owns(sender)), None)
+        self._validate()
+
+    @Slot(object, object)
+    def _on_store_changed(self, settings: Settings, keys: frozenset[str]) -> None:
+        # Someone else changed the settings: show their values where the user has not edited.
+        for key in keys & self._rows.keys():
+            row = self._rows[key]
+            if not row.is_changed():
+                row.set_value(row.value_in(settings))
+            row.original = row.value_in(settings)
+        self._validate()
+
+    def _choose_folder(self, row: SettingRow) -> None:
+        assert isinstance(row.editor, QLineEdit)
+        start = row.editor.text() or row.editor.placeholderText().removeprefix("Default: ")
+        start = str(Path(start).expanduser())
+        folder = QFileDialog.getExistingDirectory(self, f"Choose the {row.title.lower()}", start)
+        if folder:
+            row.editor.setText(folder)
+            row.editor.setFocus()
+
+    def _step_page(self, step: int) -> None:
+        self.page_list.setCurrentRow((self.page_list.currentRow() + step) % self.page_list.count())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        """Keep Enter in a spin box with a problem from correcting the value and pressing OK."""
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and isinstance(event, QKeyEvent)
+            and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and not self.ok_button.isEnabled()
+        ):
+            return True
+        return super().eventFilter(watched, event)
+
+    # --- validation -----------------------------------------------------------------------------
+
+    def _validate(self) -> None:
+        problems: dict[str, str] = {}
+        tree = self._store.settings.model_dump()
+        for key, row in self._rows.items():
+            value, problem = row.read()
+            if problem is not None:
+                problems[key] = problem
+            else:
+                section, name = key.split(".")
+                tree[section][name] = value
+        unplaced: list[str] = []
+        try:
+            Settings.model_validate(tree)
+        except ValidationError as exc:
+            for error in exc.errors():
+                target = self._target(tuple(str(part) for part in error["loc"]))
+                if target is None:
+                    unplaced.append(str(error["msg"]))
+                else:
+                    problems.setdefault(target, self._message(error))
+        for key, row in self._rows.items():
+            row.show_problem(problems.get(key))
+        for index, keys in enumerate(self._page_keys):
+            item = self.page_list.item(index)
+            bad = any(key in problems for key in keys)
+            item.setIcon(self._warning_icon if bad else self._blank_icon)
+            item.setToolTip("A field on this page needs fixing" if bad else "")
+        valid = not problems and not unplaced
+        self.ok_button.setEnabled(valid)
+        self.apply_button.setEnabled(valid and bool(self.changes()))
+        if unplaced:
+            self._set_note("; ".join(unplaced), error=True)
+        elif self.note.property("kind") == "error":
+            self._set_note("")
+
+    def _target(self, loc: tuple[str, ...]) -> str | None:
+        """The field to show an error at: its own, or for a rule over a section the edited one."""
+        dotted = ".".join(loc)
+        if dotted in self._rows:
+            return dotted
+        under = [key for key in self._rows if key.startswith(f"{dotted}.") or not dotted]
+        if self._last_edited in under:
+            return self._last_edited
+        edited = [key for key in under if self._rows[key].is_changed()]
+        return next(iter(edited or under), None)
+
+    def _message(self, error: ErrorDetails) -> str:
+        context = error.get("ctx", {})
+        if error["type"] == "greater_than_equal":
+            return f"Must be at least {_number(context['ge'])}."
+        if error["type"] == "less_than_equal":
+            return f"Must be at most {_number(context['le'])}."
+        text = str(error["msg"]).removeprefix("Value error, ")
+        # A rule names fields by their Python names; the user knows them by their titles.
+        section = ".".join(str(part) for part in error["loc"])
+        for key in sorted(self._rows, key=len, reverse=True):
+            if key.startswith(f"{section}."):
+                text = text.replace(key.rsplit(".", 1)[-1], f"“{self._rows[key].title}”")
+        return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+    def _saved_note(self, changes: dict[str, Any], problems: list[str]) -> str:
+        next_load = [self._rows[key].title for key in changes if effect(key) == "next_model_load"]
+        parts = ["Saved."]
+        if next_load:
+            verb = "takes" if len(next_load) == 1 else "take"
+            parts.append(f"{_join(next_load)} {verb} effect on the next model load.")
+        next_launch = [self._rows[key].title for key in changes if effect(key) == "next_launch"]
+        if next_launch:
+            verb = "takes" if len(next_launch) == 1 else "take"
+            parts.append(f"{_join(next_launch)} {verb} effect when Reflexia starts again.")
+        return " ".join(parts + problems)
+
+    def _set_note(self, text: str, *, error: bool = False) -> None:
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+        self.note.setProperty("kind", "error" if error else "info")
+        self.note.style().unpolish(self.note)
+        self.note.style().polish(self.note)
+
+
+def _in_sentence(title: str) -> str:
+    # "Threads" -> "threads" inside a sentence, but "GPU layers" keeps its acronym.
+    return title if title[1:2].isupper() else title[:1].lower() + title[1:]
+
+
+def _join(titles: list[str]) -> str:
+    return titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
