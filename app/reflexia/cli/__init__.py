@@ -62,6 +62,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--load-anyway", action="store_true", help="load even if the model does not fit in memory"
     )
     chat.add_argument("--role", default=None, help="the expert role to answer as (see `reflexia roles`)")
+    chat.add_argument(
+        "--save", action="store_true", help="keep the conversation in the history the window shows"
+    )
 
     demo = commands.add_parser("demo", help="a tour of what Reflexia does, headless (or --gui in the window)")
     demo.add_argument("--gui", action="store_true", help="show the chats in the window")

@@ -30,6 +30,8 @@ from reflexia.core.engine.values import (
     TokenChunk,
 )
 from reflexia.core.errors import ReflexiaError
+from reflexia.core.history.replies import reply_stats, reply_status
+from reflexia.core.history.store import HistoryStore, default_history_path
 from reflexia.core.roles.library import RoleLibrary, sampling_for
 
 
@@ -50,6 +52,56 @@ def _sampling(args: argparse.Namespace, settings: Settings, role: Role) -> Sampl
     if args.seed is not None:
         overrides["seed"] = args.seed
     return replace(sampling_for(role, SamplingParams.from_settings(settings)), **overrides)
+
+
+class Recorder:
+    """Stores the terminal conversation in the history the window shows (``--save``).
+
+    The user's message is written before the reply is generated, so a killed
+    process loses at most the reply in progress.
+    """
+
+    def __init__(self, store: HistoryStore | None, role: str) -> None:
+        self._store = store
+        self._role = role
+        self._started: set[str] = set()
+        self._reply: int | None = None
+
+    @property
+    def saving(self) -> bool:
+        """True with ``--save``."""
+        return self._store is not None
+
+    def before_reply(self, conversation_id: str, text: str, info: ModelInfo) -> None:
+        """Store the user's message and a pending reply."""
+        if self._store is None:
+            return
+        if conversation_id not in self._started:
+            self._store.create_conversation(expert_role=self._role, conversation_id=conversation_id)
+            self._started.add(conversation_id)
+        self._store.add_message(conversation_id, "user", text, expert_role=self._role)
+        self._reply = self._store.add_message(
+            conversation_id,
+            "assistant",
+            "",
+            expert_role=self._role,
+            model_ref=str(info.ref),
+            rung=info.quantization,
+            status="pending",
+        )
+
+    def after_reply(self, result: GenerationResult, info: ModelInfo) -> None:
+        """Store the finished reply."""
+        if self._store is None or self._reply is None:
+            return
+        stats = reply_stats(result, info.name)
+        self._store.update_message(self._reply, content=result.text, status=reply_status(result), stats=stats)
+        self._reply = None
+
+    def close(self) -> None:
+        """Close the store."""
+        if self._store is not None:
+            self._store.close()
 
 
 class TerminalEngine:
@@ -180,19 +232,29 @@ def cmd_chat(args: argparse.Namespace) -> int:
     engine = TerminalEngine(settings, load_anyway=args.load_anyway)
     engine.load(ref)
     conversation = Conversation(system_prompt=role.system_prompt)
+    recorder = Recorder(HistoryStore(default_history_path()) if args.save else None, role.name)
     try:
         if args.prompt is not None:
+            conversation_id = uuid.uuid4().hex
             conversation.add_user(args.prompt)
-            result = engine.generate(GenerationRequest(conversation.messages(), sampling), not args.json)
             assert engine.info is not None
+            recorder.before_reply(conversation_id, args.prompt, engine.info)
+            request = GenerationRequest(conversation.messages(), sampling, conversation_id)
+            result = engine.generate(request, not args.json)
+            recorder.after_reply(result, engine.info)
             extra: dict[str, object] = {"role": role.name}
+            if args.save:
+                extra["conversation_id"] = conversation_id
             if decision is not None:
                 extra["auto_quant"] = decision.to_json_dict()
             print(json.dumps(_reply_json(result, engine.info) | extra) if args.json else "")
             return 0
-        return _converse(engine, conversation, sampling, settings, as_json=args.json, role=role.name)
+        return _converse(
+            engine, conversation, sampling, settings, recorder, as_json=args.json, role=role.name
+        )
     finally:
         engine.close()
+        recorder.close()
 
 
 def _converse(
@@ -200,6 +262,7 @@ def _converse(
     conversation: Conversation,
     sampling: SamplingParams,
     settings: Settings,
+    recorder: Recorder,
     *,
     as_json: bool,
     role: str,
@@ -231,12 +294,15 @@ def _converse(
             )
             continue
         conversation.add_user(text)
+        assert engine.info is not None
+        recorder.before_reply(conversation_id, text, engine.info)
         request = GenerationRequest(conversation.messages(), sampling, conversation_id)
         result = engine.generate(request, not as_json)
+        recorder.after_reply(result, engine.info)
         conversation.add_assistant(result.text)
-        assert engine.info is not None
         if as_json:
-            print(json.dumps(_reply_json(result, engine.info, role)), flush=True)
+            saved = {"conversation_id": conversation_id} if recorder.saving else {}
+            print(json.dumps(_reply_json(result, engine.info, role) | saved), flush=True)
         else:
             print(flush=True)
     return 0

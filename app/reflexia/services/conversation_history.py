@@ -15,19 +15,13 @@ from PySide6.QtCore import QObject, Signal, Slot
 from reflexia.core.engine.conversation import ChatMessage
 from reflexia.core.engine.values import GenerationResult
 from reflexia.core.errors import ReflexiaError
-from reflexia.core.history.records import ConversationSummary, MessageStatus, SearchHit, StoredConversation
+from reflexia.core.history.records import ConversationSummary, SearchHit, StoredConversation
+from reflexia.core.history.replies import reply_stats, reply_status
 from reflexia.core.history.store import HistoryStore
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.inference import InferenceService
 
 log = logging.getLogger(__name__)
-
-_STATUS: dict[str, MessageStatus] = {
-    "cancelled": "stopped",
-    "length": "cut",
-    "context_full": "cut",
-    "eos": "complete",
-}
 
 
 class ConversationHistory(QObject):
@@ -147,25 +141,15 @@ class ConversationHistory(QObject):
         reply, self._reply_message = self._reply_message, None
         if reply is None:
             return
-        stats = result.stats
         model = self._inference.model
-        summary = {
-            "completion_tokens": stats.completion_tokens,
-            "prompt_tokens": stats.prompt_tokens,
-            "tokens_per_s": round(stats.tokens_per_s, 2),
-            "ttft_s": round(stats.ttft_s, 4),
-            "stop_reason": stats.stop_reason,
-            "left_out_messages": stats.left_out_messages,
-            "from_cache": result.from_cache,
-            "model": model.name if model else "",
-        }
         try:
-            if not result.text and stats.stop_reason == "cancelled":
+            if not result.text and result.stats.stop_reason == "cancelled":
                 # Stopped before a word: the session withdrew the message too.
                 self.take_back_last_exchange()
             else:
+                stats = reply_stats(result, model.name if model else "")
                 self.store.update_message(
-                    reply, content=result.text, status=_STATUS[stats.stop_reason], stats=summary
+                    reply, content=result.text, status=reply_status(result), stats=stats
                 )
         except ReflexiaError as error:
             self.failed.emit(f"The reply was not saved: {error}")
