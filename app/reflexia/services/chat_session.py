@@ -124,7 +124,7 @@ class ChatSession(QObject):
         """Start a new conversation; a reply still running is stopped and never lands in it."""
         self._inference.stop(self._request_id)
         self._request_id = None  # whatever that request still sends belongs to the old conversation
-        self._inference.forget_conversation(self.conversation_id)
+        # The old conversation's KV cache stays with the engine (within its bound): it may be resumed.
         self.conversation.clear()
         self.conversation_id = uuid.uuid4().hex
         if system_prompt is not None:

@@ -340,7 +340,7 @@ class MainWindow(QMainWindow):
         self.sidebar.focus_search()
 
     def _on_conversation_deleted(self, conversation_id: str, title: str) -> None:
-        if conversation_id == self._chat.conversation_id:
+        if not self._chat.conversation.turns:  # it was the open one: the history started a new chat
             self.chat_view.clear()
         history = self._history
         assert history is not None

@@ -1,0 +1,151 @@
+"""Conversations that last, as the window shows them: stored as they happen, searched, resumed, undone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pytestqt.qtbot import QtBot
+
+from reflexia.app import ReflexiaApp, build_app
+from reflexia.core.config.settings import load_settings
+
+SHORT = {"sampling": {"max_tokens": 12, "temperature": 0}}
+
+
+def _load(qtbot: QtBot, app: ReflexiaApp, model: Path) -> None:
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000):
+        app.load_model(model)
+
+
+def _ask(qtbot: QtBot, app: ReflexiaApp, text: str) -> object:
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=20_000) as finished:
+        app.window.send(text)
+    return finished.args[0]
+
+
+def _titles(app: ReflexiaApp) -> list[str]:
+    items = [app.window.sidebar.list.item(i) for i in range(app.window.sidebar.list.count())]
+    return [str(item.data(0x0100 + 1)) for item in items]
+
+
+def test_the_users_message_is_stored_before_the_reply_and_the_reply_when_it_ends(
+    qtbot: QtBot, make_app, tiny_model: Path
+) -> None:
+    app = make_app(SHORT)
+    _load(qtbot, app, tiny_model)
+    assert app.history is not None
+    stored_first: list[list[str]] = []
+
+    def look() -> None:  # while the reply is being made
+        conversation = app.history.store.get_conversation(app.chat.conversation_id)
+        stored_first.append([m.status for m in conversation.messages])
+
+    app.chat.reply_running.connect(look)
+    _ask(qtbot, app, "Where do lighthouses stand?")
+    assert stored_first == [["complete", "pending"]]
+    messages = app.history.store.get_conversation(app.chat.conversation_id).messages
+    # Cut at the 12-token limit: kept, and marked so.
+    assert [(m.role, m.status) for m in messages] == [("user", "complete"), ("assistant", "cut")]
+    assert messages[1].expert_role == "Assistant" and messages[1].rung == "q4_k_m"
+    assert _titles(app) == ["Where do lighthouses stand?"]
+
+
+def test_a_conversation_is_resumed_from_the_sidebar_with_the_models_memory_of_it(
+    qtbot: QtBot, make_app, small_model: Path
+) -> None:
+    app = make_app(SHORT)
+    _load(qtbot, app, small_model)
+    _ask(qtbot, app, "First question about rivers")
+    earlier = app.chat.conversation_id
+    first_reply = app.window.chat_view.bubbles[-1].text
+    app.window.new_chat()
+    _ask(qtbot, app, "Something else entirely")
+    app.window.sidebar.open_requested.emit(earlier)
+    assert [b.text for b in app.window.chat_view.bubbles] == ["First question about rivers", first_reply]
+    assert app.chat.conversation_id == earlier
+    resumed = _ask(qtbot, app, "And lakes?")
+    # The engine still had this conversation's cache: the history was not evaluated again.
+    assert resumed.stats.cached_prompt_tokens > 20
+
+
+def test_the_app_opened_again_lists_and_reopens_yesterdays_conversation(
+    qtbot: QtBot, make_app, tiny_model: Path
+) -> None:
+    first = make_app(SHORT)
+    _load(qtbot, first, tiny_model)
+    _ask(qtbot, first, "Remember the harbour")
+    conversation_id = first.chat.conversation_id
+    first.shutdown()
+    again = build_app(load_settings())
+    qtbot.addWidget(again.window)
+    try:
+        assert _titles(again) == ["Remember the harbour"]
+        again.window.open_conversation(conversation_id)
+        assert again.window.chat_view.bubbles[0].text == "Remember the harbour"
+        assert "tokens" in again.window.chat_view.bubbles[1].footer.text()
+    finally:
+        again.shutdown()
+
+
+def test_search_finds_the_message_the_user_remembers(qtbot: QtBot, make_app, tiny_model: Path) -> None:
+    app = make_app(SHORT)
+    _load(qtbot, app, tiny_model)
+    _ask(qtbot, app, "Tell me about the Fresnel lens")
+    app.window.new_chat()
+    _ask(qtbot, app, "What about tides?")
+    app.window.menu_actions.find.trigger()
+    assert app.window.sidebar.search_box.hasFocus()
+    qtbot.keyClicks(app.window.sidebar.search_box, "fresnel")
+    qtbot.waitUntil(lambda: _titles(app) == ["Tell me about the Fresnel lens"], timeout=5_000)
+
+
+def test_delete_can_be_undone_from_the_banner(qtbot: QtBot, make_app, tiny_model: Path) -> None:
+    app = make_app(SHORT)
+    _load(qtbot, app, tiny_model)
+    _ask(qtbot, app, "Keep me")
+    conversation_id = app.chat.conversation_id
+    app.window.sidebar.delete(conversation_id, "Keep me")
+    assert _titles(app) == [] and app.window.chat_view.bubbles == []
+    assert "Deleted" in app.window.banner.label.text()
+    app.window.banner.action_button.click()
+    assert _titles(app) == ["Keep me"]
+
+
+def test_regenerate_replaces_the_last_reply_and_a_stopped_reply_is_kept_and_marked(
+    qtbot: QtBot, make_app, small_model: Path
+) -> None:
+    app = make_app({"sampling": {"max_tokens": 100_000, "temperature": 0.8, "seed": 1}})
+    _load(qtbot, app, small_model)
+    with qtbot.waitSignal(app.chat.reply_token, timeout=10_000):
+        app.window.send("A long story, please")
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+        app.chat.stop()
+    assert app.history is not None
+    messages = app.history.store.get_conversation(app.chat.conversation_id).messages
+    assert messages[-1].status == "stopped" and messages[-1].content
+    with qtbot.waitSignal(app.chat.reply_token, timeout=10_000):
+        app.window.menu_actions.regenerate.trigger()
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+        app.chat.stop()
+    messages = app.history.store.get_conversation(app.chat.conversation_id).messages
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert [b.role for b in app.window.chat_view.bubbles] == ["user", "assistant"]
+    assert len(app.chat.conversation.turns) == 2
+
+    app.window.menu_actions.edit_last.trigger()
+    assert app.window.composer.input.toPlainText() == "A long story, please"
+    assert app.window.chat_view.bubbles == [] and app.chat.conversation.turns == []
+
+
+def test_an_unreadable_history_is_reported_and_left_alone(qtbot: QtBot, make_app) -> None:
+    from reflexia.core.history.store import default_history_path
+
+    path = default_history_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a database at all" * 100)
+    before = path.read_bytes()
+    app = make_app()
+    assert app.history is None
+    assert "Conversations are not being saved" in app.window.banner.label.text()
+    assert str(path) in app.window.banner.label.text()
+    assert path.read_bytes() == before
