@@ -39,6 +39,7 @@ from reflexia.services.roles import RoleService
 from reflexia.services.settings_effects import SettingsEffects
 from reflexia.services.settings_store import SettingsStore
 from reflexia.ui.main_window import MainWindow
+from reflexia.ui.theme import apply_theme
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +226,7 @@ def run_gui(loaded: LoadedSettings, argv: list[str]) -> int:
     assert isinstance(qt_app, QApplication)
     qt_app.setApplicationName("Reflexia")
     qt_app.setOrganizationName("Reflexia")
-    qt_app.setStyleSheet(load_style_sheet())
+    apply_theme(qt_app)  # the system's light or dark look, followed live
     app = build_app(loaded)
     install_excepthooks(app.errors)
     qt_app.aboutToQuit.connect(app.shutdown)

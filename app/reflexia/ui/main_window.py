@@ -310,10 +310,10 @@ class MainWindow(QMainWindow):
     def _show_stored(self, stored: StoredConversation) -> None:
         self.chat_view.clear()
         shown = [m for m in stored.messages if m.role in ("user", "assistant") and m.content]
-        for message in shown:
-            bubble = self.chat_view.add_message(message.role, message.content)
-            if message.role == "assistant":
-                bubble.set_footer(_stored_footer(message))
+        # Hundreds of messages open without a stall: the newest at once, older ones in slices.
+        self.chat_view.load_messages(
+            [(m.role, m.content, _stored_footer(m) if m.role == "assistant" else "") for m in shown]
+        )
         self.composer.set_replying(False)
         self.composer.input.setFocus()
 
