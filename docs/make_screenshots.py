@@ -49,13 +49,14 @@ def main() -> int:
         "memory": {"high_pressure_percent": high, "critical_pressure_percent": high + 25, "dwell_seconds": 1},
     }
     (home / "config" / "config.json").write_text(json.dumps(config))
-    from reflexia.app import build_app, load_style_sheet
+    from reflexia.app import build_app
     from reflexia.core.config.settings import load_settings
     from reflexia.core.models.model_factory import make_model
     from reflexia.core.models.quantizer import quantize_model
+    from reflexia.ui.theme import apply_theme
 
     qt_app = QApplication(sys.argv)
-    qt_app.setStyleSheet(load_style_sheet())
+    apply_theme(qt_app, "light")
     loaded = load_settings()
     app = build_app(loaded)
     window = app.window
@@ -141,6 +142,26 @@ def main() -> int:
     finally:
         eater.kill()
         eater.wait()
+    # The everyday window: conversations in the sidebar, a role picked, the performance panel open.
+    window.new_chat()
+    app.roles.choose("Code Assistant")
+    for question in ("Write a function that reverses a list.", "Now add type hints, please."):
+        window.composer.input.setPlainText(question)
+        window.composer.button.click()
+        wait_until(lambda: not app.chat.is_replying)
+    window.performance_dock.show()
+    window.resize(1280, 800)
+    wait(1500)
+    window.grab().save(str(OUT / "window-light.png"))
+    apply_theme(qt_app, "dark")
+    wait(800)
+    window.grab().save(str(OUT / "window-dark.png"))
+    apply_theme(qt_app, "light")
+    dialog = window.edit_roles()
+    dialog.role_list.setCurrentRow(1)
+    wait(300)
+    dialog.grab().save(str(OUT / "roles-dialog.png"))
+    dialog.close()
     app.shutdown()
     print(f"screenshots in {OUT}")
     return 0
