@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 
 from reflexia.core.engine.values import GenerationResult, ModelInfo, ModelRef
 from reflexia.core.errors import ReflexiaError
-from reflexia.core.history.records import StoredConversation, StoredMessage
 from reflexia.core.memory.estimate import FitResult
 from reflexia.core.memory.governor import Decision
 from reflexia.core.memory.rung_report import largest_fitting_rung
@@ -40,6 +39,7 @@ from reflexia.services.settings_store import SettingsStore
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
+from reflexia.ui.conversation_actions import ConversationActions
 from reflexia.ui.memory_status import MemoryStatus
 from reflexia.ui.menus import build_menus
 from reflexia.ui.model_picker import ModelPicker
@@ -50,8 +50,12 @@ from reflexia.ui.settings_dialog import SettingsDialog
 from reflexia.ui.sidebar import ConversationSidebar
 
 
-class MainWindow(QMainWindow):
-    """Talks to the services only; never to llama.cpp directly."""
+class MainWindow(ConversationActions, QMainWindow):
+    """Talks to the services only; never to llama.cpp directly.
+
+    The conversation commands (open, export, find, delete, regenerate, edit the last message)
+    come from :class:`ConversationActions`.
+    """
 
     def __init__(
         self,
@@ -121,6 +125,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.sidebar = ConversationSidebar(history, history_problem)
+        # A Python subclass of QWidget paints its style sheet background (#sidebar) only when asked to.
+        self.sidebar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.sidebar_dock = QDockWidget("Conversations", self)
         self.sidebar_dock.setObjectName("sidebarDock")
         self.sidebar_dock.setWidget(self.sidebar)
@@ -292,83 +298,6 @@ class MainWindow(QMainWindow):
         self._chat.new_chat()
         self.chat_view.clear()
         self.composer.set_replying(False)
-
-    # -- conversations -----------------------------------------------------
-    def open_conversation(self, conversation_id: str) -> None:
-        """Continue a stored conversation: its messages, and the model's memory of it."""
-        if self._history is None or self._chat.is_replying:
-            self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
-            return
-        try:
-            stored = self._history.open(conversation_id)
-        except ReflexiaError as error:
-            self.show_error(str(error))
-            return
-        self._show_stored(stored)
-        self.sidebar.select(conversation_id)
-
-    def _show_stored(self, stored: StoredConversation) -> None:
-        self.chat_view.clear()
-        shown = [m for m in stored.messages if m.role in ("user", "assistant") and m.content]
-        # Hundreds of messages open without a stall: the newest at once, older ones in slices.
-        self.chat_view.load_messages(
-            [(m.role, m.content, _stored_footer(m) if m.role == "assistant" else "") for m in shown]
-        )
-        self.composer.set_replying(False)
-        self.composer.input.setFocus()
-
-    def export_conversation(self, conversation_id: str, form: str) -> None:
-        """Save a conversation as Markdown or JSON where the user chooses."""
-        if self._history is None:
-            return
-        suffix = {"md": "Markdown (*.md)", "json": "JSON (*.json)"}[form]
-        path, _ = QFileDialog.getSaveFileName(self, "Export conversation", f"conversation.{form}", suffix)
-        if not path:
-            return
-        try:
-            Path(path).write_text(self._history.export(conversation_id, form), encoding="utf-8")
-        except (OSError, ReflexiaError) as error:
-            self.show_error(f"<b>Could not export.</b> {error}")
-            return
-        self.statusBar().showMessage(f"Exported to {path}", 5000)
-
-    def _on_export_current(self) -> None:
-        self.export_conversation(self._chat.conversation_id, "md")
-
-    def _on_find(self) -> None:
-        self.sidebar_dock.show()
-        self.sidebar.focus_search()
-
-    def _on_conversation_deleted(self, conversation_id: str, title: str) -> None:
-        if not self._chat.conversation.turns:  # it was the open one: the history started a new chat
-            self.chat_view.clear()
-        history = self._history
-        assert history is not None
-        self.banner.show_message(
-            f"Deleted <b>{title}</b>.", "info", ("Undo", lambda: history.undo_delete(conversation_id))
-        )
-
-    def regenerate(self) -> None:
-        """Answer the last message again, replacing the last reply."""
-        if self._chat.is_replying or not self._chat.conversation.turns:
-            return
-        if self._history is not None:
-            self._history.take_back_last_exchange()
-        self.chat_view.remove_last("assistant")
-        self.chat_view.remove_last("user")
-        if not self._chat.regenerate():
-            self.statusBar().showMessage("Nothing to regenerate", 3000)
-
-    def edit_last_message(self) -> None:
-        """Put the last message back in the input box to change and send it again."""
-        if self._chat.is_replying or not self._chat.conversation.turns:
-            return
-        if self._history is not None:
-            self._history.take_back_last_exchange()
-        text = self._chat.take_back_last_exchange()
-        self.chat_view.remove_last("assistant")
-        self.chat_view.remove_last("user")
-        self.composer.give_back(text)
 
     def open_settings(self) -> SettingsDialog:
         """Open the settings dialog (Cmd/Ctrl+,)."""
@@ -560,17 +489,3 @@ class MainWindow(QMainWindow):
         self._state.setValue("main_window/layout", self.saveState())
         self._state.sync()
         super().closeEvent(event)
-
-
-def _stored_footer(message: StoredMessage) -> str:
-    stats = message.stats or {}
-    parts = []
-    if stats.get("completion_tokens") is not None:
-        parts.append(f"{stats['completion_tokens']} tokens")
-    if stats.get("tokens_per_s"):
-        parts.append(f"{stats['tokens_per_s']} tok/s")
-    parts += [p for p in (message.rung, message.expert_role) if p]
-    mark = {"stopped": "stopped", "cut": "cut short"}.get(message.status)
-    if mark:
-        parts.append(mark)
-    return " · ".join(parts)

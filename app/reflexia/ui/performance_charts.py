@@ -1,6 +1,7 @@
-"""The performance panel's three charts: their light look, their axes, and how they draw points.
+"""The performance panel's three charts: their light and dark looks, their axes, and how they draw points.
 
-The charts hold no data of their own: the panel passes finished point lists to ``draw``.
+The charts hold no data of their own: the panel passes finished point lists to ``draw``,
+and the colours of the theme applied to ``set_colors``.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from PySide6.QtCharts import (
     QAbstractAxis,
@@ -24,10 +26,70 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 
 from reflexia.core.models.catalog import nominal_bits_per_weight
 from reflexia.core.models.ladder import LADDER
+from reflexia.ui.markdown_html import ColorScheme
 
-# The palette of resources/style.qss: text, secondary text, grid, borders, the accent.
-TEXT, MUTED, GRID, BORDER = QColor("#1f2430"), QColor("#505766"), QColor("#eef0f4"), QColor("#d5d9e0")
-ACCENT, AMBER, GREY, TEAL, RED = (QColor(c) for c in ("#3b5bfd", "#d9820f", "#8a909c", "#13968f", "#e0525c"))
+
+@dataclass(frozen=True)
+class ChartColors:
+    """The colours of the charts in one theme (a chart cannot read the style sheet).
+
+    Attributes:
+        background: Behind the plots; the panel's own background in the style sheet matches it.
+        text: Chart titles.
+        muted: Axis labels and legend names.
+        grid: Grid lines.
+        border: Axis lines.
+        accent: Tokens per second, and Reflexia's memory.
+        amber: Time to first token.
+        grey: The system's memory.
+        teal: The rung step line.
+        red: Governor switch markers.
+    """
+
+    background: QColor
+    text: QColor
+    muted: QColor
+    grid: QColor
+    border: QColor
+    accent: QColor
+    amber: QColor
+    grey: QColor
+    teal: QColor
+    red: QColor
+
+
+# The palettes of resources/style.qss and style-dark.qss (surface, text, secondary text, grid, borders,
+# the accent); in the dark the series' colours are lighter, to keep their contrast.
+LIGHT_CHARTS = ChartColors(
+    background=QColor("#ffffff"),
+    text=QColor("#1f2430"),
+    muted=QColor("#505766"),
+    grid=QColor("#eef0f4"),
+    border=QColor("#d5d9e0"),
+    accent=QColor("#3b5bfd"),
+    amber=QColor("#d9820f"),
+    grey=QColor("#8a909c"),
+    teal=QColor("#13968f"),
+    red=QColor("#e0525c"),
+)
+DARK_CHARTS = ChartColors(
+    background=QColor("#1f2229"),
+    text=QColor("#e6e8ee"),
+    muted=QColor("#a9afbb"),
+    grid=QColor("#2a2e37"),
+    border=QColor("#3a3f4a"),
+    accent=QColor("#6d86ff"),
+    amber=QColor("#e9a23b"),
+    grey=QColor("#7d8493"),
+    teal=QColor("#2bb5ac"),
+    red=QColor("#ff6b74"),
+)
+
+
+def chart_colors(scheme: ColorScheme) -> ChartColors:
+    """The chart colours of the "light" or "dark" theme."""
+    return DARK_CHARTS if scheme == "dark" else LIGHT_CHARTS
+
 
 #: Left, top, right, bottom; the right margin leaves room for the "now" label under the plot's edge.
 CHART_MARGINS = QMargins(2, 0, 14, 2)
@@ -67,26 +129,25 @@ def _font(pixels: int = 11, weight: QFont.Weight = QFont.Weight.Normal) -> QFont
     return font
 
 
-def legend_title(title: str, entries: Sequence[tuple[str, str, QColor]]) -> str:
+def legend_title(
+    title: str, entries: Sequence[tuple[str, str, QColor]], muted: QColor = LIGHT_CHARTS.muted
+) -> str:
     """A chart title that is its legend too: ``title  ━ name  ● name`` in the series' colours.
 
     One line instead of a title row and a legend row: in a 360 px side panel the height
-    goes to the plots.
+    goes to the plots. The names are in ``muted``, the title in the chart's title colour.
     """
     items = "&nbsp;&nbsp; ".join(
-        f'<span style="color:{color.name()}">{mark}</span>&nbsp;<span style="color:{MUTED.name()};'
+        f'<span style="color:{color.name()}">{mark}</span>&nbsp;<span style="color:{muted.name()};'
         f' font-weight:400; font-size:11px">{html.escape(name)}</span>'
         for mark, name, color in entries
     )
     return f"{html.escape(title)}&nbsp;&nbsp;&nbsp; {items}"
 
 
-def _light_chart(title: str) -> QChart:
+def _chart() -> QChart:
     chart = QChart()
-    chart.setTitle(title)
     chart.setTitleFont(_font(12, QFont.Weight.DemiBold))
-    chart.setTitleBrush(QBrush(TEXT))
-    chart.setBackgroundBrush(QBrush(QColor("#ffffff")))
     chart.setBackgroundRoundness(0)
     chart.setMargins(QMargins(CHART_MARGINS))
     chart.layout().setContentsMargins(2, 6, 2, 2)
@@ -95,28 +156,36 @@ def _light_chart(title: str) -> QChart:
     return chart
 
 
+def _paint_chart(chart: QChart, view: QChartView, colors: ChartColors) -> None:
+    chart.setTitleBrush(QBrush(colors.text))
+    chart.setBackgroundBrush(QBrush(colors.background))
+    view.setStyleSheet(f"background: {colors.background.name()}; border: none;")
+
+
 def _view(chart: QChart, name: str, min_height: int) -> QChartView:
     view = QChartView(chart)
     view.setObjectName(name)
     view.setRenderHint(QPainter.RenderHint.Antialiasing)
     view.setMinimumHeight(min_height)
-    view.setStyleSheet("background: #ffffff; border: none;")
     return view
 
 
-def _style(axis: QAbstractAxis, *, grid: bool = True, color: QColor = MUTED) -> None:
+def _style(axis: QAbstractAxis, *, grid: bool = True) -> None:
     axis.setLabelsFont(_font())
-    axis.setLabelsColor(color)
-    axis.setLinePen(QPen(BORDER, 1))
-    axis.setGridLinePen(QPen(GRID, 1))
     axis.setGridLineVisible(grid)
     axis.setMinorGridLineVisible(False)
     axis.setTruncateLabels(False)  # "-4 min" must never read "-4 ..."
 
 
-def _value_axis(*, grid: bool = True, color: QColor = MUTED) -> QValueAxis:
+def _paint_axis(axis: QAbstractAxis, colors: ChartColors, labels: QColor | None = None) -> None:
+    axis.setLabelsColor(labels or colors.muted)
+    axis.setLinePen(QPen(colors.border, 1))
+    axis.setGridLinePen(QPen(colors.grid, 1))
+
+
+def _value_axis(*, grid: bool = True) -> QValueAxis:
     axis = QValueAxis()
-    _style(axis, grid=grid, color=color)
+    _style(axis, grid=grid)
     axis.setTickType(QValueAxis.TickType.TicksDynamic)  # ticks on multiples of the interval
     axis.setTickAnchor(0.0)
     axis.setMinorTickCount(0)
@@ -131,15 +200,18 @@ def _category_axis() -> QCategoryAxis:
     return axis
 
 
-def _line(name: str, color: QColor, width: float = 2.0) -> QLineSeries:
+def _line(name: str) -> QLineSeries:
     series = QLineSeries()
     series.setName(name)
+    return series
+
+
+def _paint_line(series: QLineSeries, color: QColor, width: float = 2.0) -> None:
     pen = QPen(color, width)
     pen.setCapStyle(Qt.PenCapStyle.RoundCap)
     pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
     series.setPen(pen)
     series.setColor(color)
-    return series
 
 
 def _add(chart: QChart, series: QXYSeries, *axes: QAbstractAxis) -> None:
@@ -181,24 +253,39 @@ def set_time_span(axis: QCategoryAxis, span_s: float) -> None:
 class ReplyChart:
     """Tokens per second and time to first token, one point per reply, on two y axes."""
 
-    def __init__(self) -> None:
-        self.chart = _light_chart(
-            legend_title("Replies", [("━", "tok/s", ACCENT), ("━", "first token (ms)", AMBER)])
-        )
+    def __init__(self, colors: ChartColors = LIGHT_CHARTS) -> None:
+        self.chart = _chart()
         self.x_axis = _value_axis()
-        self.tokens_axis = _value_axis(color=ACCENT)
-        self.ttft_axis = _value_axis(grid=False, color=AMBER)  # the tok/s grid serves both
+        self.tokens_axis = _value_axis()
+        self.ttft_axis = _value_axis(grid=False)  # the tok/s grid serves both
         self.chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
         self.chart.addAxis(self.tokens_axis, Qt.AlignmentFlag.AlignLeft)
         self.chart.addAxis(self.ttft_axis, Qt.AlignmentFlag.AlignRight)
-        self.tokens = _line("tok/s", ACCENT, 1.5)
-        self.ttft = _line("first token (ms)", AMBER, 1.5)
+        self.tokens = _line("tok/s")
+        self.ttft = _line("first token (ms)")
         for series, axis in ((self.tokens, self.tokens_axis), (self.ttft, self.ttft_axis)):
             series.setPointsVisible(True)
             series.setMarkerSize(3.5)  # a radius for line series (a diameter for scatter series)
             _add(self.chart, series, self.x_axis, axis)
         self.view = _view(self.chart, "replyChart", 140)
+        self.set_colors(colors)
         self.draw([])
+
+    def set_colors(self, colors: ChartColors) -> None:
+        """Paint the chart in a theme's colours."""
+        self.chart.setTitle(
+            legend_title(
+                "Replies",
+                [("━", "tok/s", colors.accent), ("━", "first token (ms)", colors.amber)],
+                colors.muted,
+            )
+        )
+        _paint_chart(self.chart, self.view, colors)
+        _paint_axis(self.x_axis, colors)
+        _paint_axis(self.tokens_axis, colors, colors.accent)
+        _paint_axis(self.ttft_axis, colors, colors.amber)
+        _paint_line(self.tokens, colors.accent, 1.5)
+        _paint_line(self.ttft, colors.amber, 1.5)
 
     def draw(self, replies: Sequence[tuple[int, float, float]]) -> None:
         """Show ``(reply number, tokens/s, ttft ms)`` points; the axes fit them."""
@@ -215,21 +302,35 @@ class ReplyChart:
 class MemoryChart:
     """This process's resident memory and the system's used memory, in GB, over time."""
 
-    def __init__(self) -> None:
-        self.chart = _light_chart(
-            legend_title("Memory (GB)", [("━", "Reflexia", ACCENT), ("━", "system used", GREY)])
-        )
+    def __init__(self, colors: ChartColors = LIGHT_CHARTS) -> None:
+        self.chart = _chart()
         self.time_axis = _category_axis()
         self.gb_axis = _value_axis()
         self.chart.addAxis(self.time_axis, Qt.AlignmentFlag.AlignBottom)
         self.chart.addAxis(self.gb_axis, Qt.AlignmentFlag.AlignLeft)
-        self.system = _line("System used", GREY, 1.5)
-        self.process = _line("Reflexia", ACCENT)
+        self.system = _line("System used")
+        self.process = _line("Reflexia")
         for series in (self.system, self.process):
             _add(self.chart, series, self.time_axis, self.gb_axis)
         self.view = _view(self.chart, "memoryChart", 140)
+        self.set_colors(colors)
         self._span_s = 0.0
         self.draw([], [], MIN_SPAN_S)
+
+    def set_colors(self, colors: ChartColors) -> None:
+        """Paint the chart in a theme's colours."""
+        self.chart.setTitle(
+            legend_title(
+                "Memory (GB)",
+                [("━", "Reflexia", colors.accent), ("━", "system used", colors.grey)],
+                colors.muted,
+            )
+        )
+        _paint_chart(self.chart, self.view, colors)
+        for axis in (self.time_axis, self.gb_axis):
+            _paint_axis(axis, colors)
+        _paint_line(self.system, colors.grey, 1.5)
+        _paint_line(self.process, colors.accent)
 
     def draw(self, process: list[QPointF], system: list[QPointF], span_s: float) -> None:
         """Show the points (x: seconds before now); the GB axis fits the system's use."""
@@ -244,10 +345,8 @@ class MemoryChart:
 class RungChart:
     """The quantization rung as a step line, with a marker at every governor switch."""
 
-    def __init__(self) -> None:
-        self.chart = _light_chart(
-            legend_title("Quantization", [("━", "rung", TEAL), ("●", "governor switch", RED)])
-        )
+    def __init__(self, colors: ChartColors = LIGHT_CHARTS) -> None:
+        self.chart = _chart()
         self.time_axis = _category_axis()
         self.rung_axis = _category_axis()
         self.rung_axis.setStartValue(UNLOADED_ROW - 0.5)
@@ -257,18 +356,34 @@ class RungChart:
         self.rung_axis.setRange(UNLOADED_ROW - 0.5, len(LADDER) - 0.5)  # room for a marker on the top row
         self.chart.addAxis(self.time_axis, Qt.AlignmentFlag.AlignBottom)
         self.chart.addAxis(self.rung_axis, Qt.AlignmentFlag.AlignLeft)
-        self.steps = _line("rung", TEAL)
+        self.steps = _line("rung")
         self.switches = QScatterSeries()
         self.switches.setName("governor switch (hover)")
         self.switches.setMarkerShape(QScatterSeries.MarkerShape.MarkerShapeCircle)
         self.switches.setMarkerSize(11)
-        self.switches.setBrush(QBrush(RED))
-        self.switches.setPen(QPen(QColor("#ffffff"), 1.5))  # a white ring lifts it off the line
         for series in (self.steps, self.switches):
             _add(self.chart, series, self.time_axis, self.rung_axis)
         self.view = _view(self.chart, "rungChart", 150)
+        self.set_colors(colors)
         self._span_s = 0.0
         self.draw([], [], MIN_SPAN_S)
+
+    def set_colors(self, colors: ChartColors) -> None:
+        """Paint the chart in a theme's colours."""
+        self.chart.setTitle(
+            legend_title(
+                "Quantization",
+                [("━", "rung", colors.teal), ("●", "governor switch", colors.red)],
+                colors.muted,
+            )
+        )
+        _paint_chart(self.chart, self.view, colors)
+        for axis in (self.time_axis, self.rung_axis):
+            _paint_axis(axis, colors)
+        _paint_line(self.steps, colors.teal)
+        self.switches.setBrush(QBrush(colors.red))
+        # A ring in the background's colour lifts the marker off the line.
+        self.switches.setPen(QPen(colors.background, 1.5))
 
     def draw(self, steps: list[QPointF], switches: list[QPointF], span_s: float) -> None:
         """Show the step line and the switch markers (x: seconds before now, y: rung rows)."""

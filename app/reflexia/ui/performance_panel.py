@@ -2,7 +2,8 @@
 
 Data arrives about once a second (memory) and once per reply. The panel keeps it in plain
 bounded buffers and draws only while visible, at most four times a second, so feeding a
-hidden panel costs a deque append per call.
+hidden panel costs a deque append per call. The charts take the colours of the theme
+applied to the application (``reflexia.ui.theme``) and change with it.
 """
 
 from __future__ import annotations
@@ -11,21 +12,24 @@ from collections import deque
 from dataclasses import dataclass
 
 from PySide6.QtCharts import QChart, QXYSeries
-from PySide6.QtCore import QPointF, QTimer, Slot
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Slot
 from PySide6.QtGui import QCursor, QHideEvent, QShowEvent
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
 from reflexia.core.engine.values import GenerationStats
 from reflexia.core.memory.monitor import MemorySample
 from reflexia.core.units import GB
+from reflexia.ui.markdown_html import ColorScheme
 from reflexia.ui.performance_charts import (
     CHART_MARGINS,
     MIN_SPAN_S,
     MemoryChart,
     ReplyChart,
     RungChart,
+    chart_colors,
     rung_row,
 )
+from reflexia.ui.theme import applied_scheme
 
 WINDOW_S = 600.0  # the memory and rung charts show the last ten minutes
 MAX_SAMPLES = 600  # about one a second: the window's worth
@@ -85,6 +89,7 @@ class PerformancePanel(QWidget):
 
     Everything runs on the GUI thread. Times (``time_s``) are monotonic seconds, the clock of
     :class:`MemorySample`; the time axis ends ("now") at the newest time the panel was given.
+    The charts' colours follow the theme: a style sheet change makes the panel check it.
 
     Signals:
         None: the panel only shows what it is given.
@@ -93,6 +98,8 @@ class PerformancePanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("performancePanel")
+        # A Python subclass of QWidget paints a style sheet's background only when asked to.
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.setMinimumSize(340, 500)
         self._replies: deque[_Reply] = deque(maxlen=MAX_REPLIES)
         self._samples: deque[MemorySample] = deque(maxlen=MAX_SAMPLES)
@@ -108,7 +115,9 @@ class PerformancePanel(QWidget):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_MS)
         self._flush_timer.timeout.connect(self._flush)
-        self.replies, self.memory, self.rungs = ReplyChart(), MemoryChart(), RungChart()
+        self._scheme: ColorScheme = applied_scheme()
+        colors = chart_colors(self._scheme)
+        self.replies, self.memory, self.rungs = ReplyChart(colors), MemoryChart(colors), RungChart(colors)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -162,6 +171,27 @@ class PerformancePanel(QWidget):
             redraws=self._redraws,
         )
 
+    @property
+    def color_scheme(self) -> ColorScheme:
+        """The scheme the charts are coloured for."""
+        return self._scheme
+
+    @Slot(str)
+    def set_color_scheme(self, scheme: str) -> None:
+        """Colour the charts for the "light" or "dark" theme."""
+        value: ColorScheme = "dark" if scheme == "dark" else "light"
+        if value != self._scheme:
+            self._scheme = value
+            colors = chart_colors(value)
+            for chart in (self.replies, self.memory, self.rungs):
+                chart.set_colors(colors)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        """A new application style sheet may be the other theme's."""
+        if event.type() == QEvent.Type.StyleChange:
+            self.set_color_scheme(applied_scheme())
+        super().changeEvent(event)
+
     def switch_tooltip(self, x: float) -> str:
         """The tooltip of the switch marker nearest ``x`` (seconds before the axis's "now")."""
         if not self._switches or self._now is None:
@@ -198,8 +228,10 @@ class PerformancePanel(QWidget):
     # ---- drawing --------------------------------------------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
-        """Draw what arrived while hidden, once."""
+        """Draw what arrived while hidden, once, in the theme applied now."""
         super().showEvent(event)
+        # A panel never shown yet was never polished, so a theme change sent it no StyleChange.
+        self.set_color_scheme(applied_scheme())
         self._flush()
 
     def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802 - Qt's name

@@ -114,7 +114,7 @@ class ConversationSidebar(QWidget):
         item.setData(Qt.ItemDataRole.UserRole + 1, title)
         item.setText(title)
         item.setToolTip(f"{html.escape(title)}<br><small>{detail}</small>" if detail else html.escape(title))
-        label = QLabel(f"<b>{html.escape(title)}</b><br><span style='color:#6b7280'>{detail}</span>")
+        label = QLabel(f"<b>{html.escape(title)}</b><br><span>{detail}</span>")
         label.setObjectName("conversationItem")
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.RichText)

@@ -1,0 +1,139 @@
+"""What the main window does with conversations: open, export, find, delete, regenerate, edit.
+
+``ConversationActions`` is a mixin of ``MainWindow``: its methods use the window's
+widgets and services, declared below so that type checks see them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QDockWidget, QFileDialog
+
+from reflexia.core.errors import ReflexiaError
+from reflexia.core.history.records import StoredConversation, StoredMessage
+from reflexia.services.chat_session import ChatSession
+from reflexia.services.conversation_history import ConversationHistory
+from reflexia.ui.banner import Banner
+from reflexia.ui.chat_view import ChatView
+from reflexia.ui.composer import Composer
+from reflexia.ui.sidebar import ConversationSidebar
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMainWindow
+
+    _Window = QMainWindow  # type checks see the window's own methods (statusBar, a parent for dialogs)
+else:
+    _Window = object  # at run time the window's other base, QMainWindow, comes after the mixin
+
+
+class ConversationActions(_Window):
+    """The conversation commands of the main window (GUI thread only).
+
+    Used as ``class MainWindow(ConversationActions, QMainWindow)``; the window sets the
+    attributes declared here in its ``__init__``.
+    """
+
+    _chat: ChatSession
+    _history: ConversationHistory | None
+    chat_view: ChatView
+    composer: Composer
+    banner: Banner
+    sidebar: ConversationSidebar
+    sidebar_dock: QDockWidget
+
+    if TYPE_CHECKING:
+
+        def show_error(self, message: str) -> None:
+            """Show an error in the banner (the window's)."""
+
+    def open_conversation(self, conversation_id: str) -> None:
+        """Continue a stored conversation: its messages, and the model's memory of it."""
+        if self._history is None or self._chat.is_replying:
+            self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
+            return
+        try:
+            stored = self._history.open(conversation_id)
+        except ReflexiaError as error:
+            self.show_error(str(error))
+            return
+        self._show_stored(stored)
+        self.sidebar.select(conversation_id)
+
+    def _show_stored(self, stored: StoredConversation) -> None:
+        self.chat_view.clear()
+        shown = [m for m in stored.messages if m.role in ("user", "assistant") and m.content]
+        # Hundreds of messages open without a stall: the newest at once, older ones in slices.
+        self.chat_view.load_messages(
+            [(m.role, m.content, _stored_footer(m) if m.role == "assistant" else "") for m in shown]
+        )
+        self.composer.set_replying(False)
+        self.composer.input.setFocus()
+
+    def export_conversation(self, conversation_id: str, form: str) -> None:
+        """Save a conversation as Markdown or JSON where the user chooses."""
+        if self._history is None:
+            return
+        suffix = {"md": "Markdown (*.md)", "json": "JSON (*.json)"}[form]
+        path, _ = QFileDialog.getSaveFileName(self, "Export conversation", f"conversation.{form}", suffix)
+        if not path:
+            return
+        try:
+            Path(path).write_text(self._history.export(conversation_id, form), encoding="utf-8")
+        except (OSError, ReflexiaError) as error:
+            self.show_error(f"<b>Could not export.</b> {error}")
+            return
+        self.statusBar().showMessage(f"Exported to {path}", 5000)
+
+    def _on_export_current(self) -> None:
+        self.export_conversation(self._chat.conversation_id, "md")
+
+    def _on_find(self) -> None:
+        self.sidebar_dock.show()
+        self.sidebar.focus_search()
+
+    def _on_conversation_deleted(self, conversation_id: str, title: str) -> None:
+        if not self._chat.conversation.turns:  # it was the open one: the history started a new chat
+            self.chat_view.clear()
+        history = self._history
+        assert history is not None
+        self.banner.show_message(
+            f"Deleted <b>{title}</b>.", "info", ("Undo", lambda: history.undo_delete(conversation_id))
+        )
+
+    def regenerate(self) -> None:
+        """Answer the last message again, replacing the last reply."""
+        if self._chat.is_replying or not self._chat.conversation.turns:
+            return
+        if self._history is not None:
+            self._history.take_back_last_exchange()
+        self.chat_view.remove_last("assistant")
+        self.chat_view.remove_last("user")
+        if not self._chat.regenerate():
+            self.statusBar().showMessage("Nothing to regenerate", 3000)
+
+    def edit_last_message(self) -> None:
+        """Put the last message back in the input box to change and send it again."""
+        if self._chat.is_replying or not self._chat.conversation.turns:
+            return
+        if self._history is not None:
+            self._history.take_back_last_exchange()
+        text = self._chat.take_back_last_exchange()
+        self.chat_view.remove_last("assistant")
+        self.chat_view.remove_last("user")
+        self.composer.give_back(text)
+
+
+def _stored_footer(message: StoredMessage) -> str:
+    stats = message.stats or {}
+    parts = []
+    if stats.get("completion_tokens") is not None:
+        parts.append(f"{stats['completion_tokens']} tokens")
+    if stats.get("tokens_per_s"):
+        parts.append(f"{stats['tokens_per_s']} tok/s")
+    parts += [p for p in (message.rung, message.expert_role) if p]
+    mark = {"stopped": "stopped", "cut": "cut short"}.get(message.status)
+    if mark:
+        parts.append(mark)
+    return " · ".join(parts)
