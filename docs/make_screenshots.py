@@ -154,7 +154,7 @@ def main() -> int:
     wait(1500)
     window.grab().save(str(OUT / "window-light.png"))
     apply_theme(qt_app, "dark")
-    wait(800)
+    wait(3000)  # restyling every widget of a long conversation takes a moment
     window.grab().save(str(OUT / "window-dark.png"))
     apply_theme(qt_app, "light")
     dialog = window.edit_roles()

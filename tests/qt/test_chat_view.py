@@ -340,3 +340,21 @@ def test_what_the_window_relies_on_still_works(qtbot: QtBot) -> None:
     assert [b.text for b in view.bubbles] == ["q"]
     view.clear()
     assert view.bubbles == [] and not view.jump_button.isVisible()
+
+
+def test_a_long_stats_line_wraps_instead_of_pushing_the_reply_out_of_view(qtbot: QtBot) -> None:
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(520, 400)
+    view.show()
+    view.add_message("user", "Hi")
+    view.begin_reply()
+    footer = " · ".join(["90 tokens", "1987.6 tok/s", "first token 0.03 s", "q4_k_m", "Assistant"] * 4)
+    view.end_reply("A short reply.", footer)
+    qtbot.wait(50)
+    bubble = view.bubbles[-1]
+    right_edge = bubble.mapTo(view.viewport(), bubble.rect().topRight()).x()
+    assert right_edge <= view.viewport().width()
+    assert bubble.copy_button is not None and bubble.copy_button.isVisible()
+    copy_right = bubble.copy_button.mapTo(view.viewport(), bubble.copy_button.rect().topRight()).x()
+    assert copy_right <= view.viewport().width()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Slot
 from PySide6.QtGui import QGuiApplication, QTextDocumentFragment
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from reflexia.ui.code_block import (
     CodeBlockView,
@@ -100,8 +100,11 @@ class MessageBubble(QFrame):
         if self._footer is None:
             self._footer = QLabel()
             self._footer.setObjectName("bubbleFooter")
+            # A long stats line wraps: unwrapped, its width would hold the bubble wider than the view.
+            self._footer.setWordWrap(True)
+            self._footer.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self._footer.hide()
-            self._footer_row.insertWidget(0, self._footer)
+            self._footer_row.insertWidget(0, self._footer, 1)
         return self._footer
 
     def set_footer(self, text: str) -> None:
