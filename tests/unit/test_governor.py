@@ -105,6 +105,7 @@ def test_config_from_settings_and_validation() -> None:
         min_free_memory_mb=2048,
         high_pressure_percent=75,
         critical_pressure_percent=90,
+        governor_enabled=True,
         dwell_seconds=3,
         recovery_seconds=45,
     )
