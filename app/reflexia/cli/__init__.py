@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from reflexia import __version__
+from reflexia.cli.documents import add_documents_parser
 from reflexia.cli.history import add_history_parser, cmd_history
 from reflexia.core.errors import ReflexiaError
 
@@ -96,6 +97,7 @@ def _build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true")
 
     add_history_parser(commands)
+    add_documents_parser(commands)
 
     dev = commands.add_parser("dev", help="developer tools")
     dev_commands = dev.add_subparsers(dest="dev_command", metavar="TOOL", required=True)
@@ -234,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _log_start("app", log_path)
             return run_gui(loaded, [sys.argv[0], *arguments])
         _log_start(args.command, configure_logging("INFO", verbose=args.verbose))
+        from reflexia.cli import documents as cli_documents
         from reflexia.cli import library as cli_library
         from reflexia.cli.chat import cmd_chat, cmd_roles
         from reflexia.cli.demo import cmd_demo
@@ -248,6 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "models": cli_library.cmd_models,
             "governor": cli_library.cmd_governor,
             "history": cmd_history,
+            "index": cli_documents.cmd_index,
+            "search": cli_documents.cmd_search,
+            "collections": cli_documents.cmd_collections,
+            "forget": cli_documents.cmd_forget,
             "dev": _cmd_make_model,
         }
         return commands[args.command](args)
