@@ -388,22 +388,7 @@ class HistoryStore:
 
     def drop_from(self, conversation_id: str, message_id: int) -> int:
         """Drop ``message_id`` and every message after it (a message taken back); returns how many."""
-        with self._writing() as db:
-            self._require(db, conversation_id)
-            row = db.execute(
-                "SELECT position FROM messages WHERE id = ? AND conversation_id = ?",
-                (message_id, conversation_id),
-            ).fetchone()
-            if row is None:
-                raise HistoryStoreError(f"no message {message_id} in conversation {conversation_id}")
-            dropped = db.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND position >= ?",
-                (conversation_id, row["position"]),
-            ).rowcount
-            db.execute(
-                "UPDATE conversations SET updated_at = ? WHERE id = ?", (self._clock(), conversation_id)
-            )
-            return int(dropped)
+        return self._drop(conversation_id, message_id, keep_it=False)
 
     def truncate_after(self, conversation_id: str, message_id: int) -> int:
         """Drop every message after ``message_id`` (edit and resend, regenerate); returns how many.
@@ -411,6 +396,9 @@ class HistoryStore:
         To regenerate a reply, truncate after the user message before it; to edit and resend,
         truncate after the edited message and update its content.
         """
+        return self._drop(conversation_id, message_id, keep_it=True)
+
+    def _drop(self, conversation_id: str, message_id: int, *, keep_it: bool) -> int:
         with self._writing() as db:
             self._require(db, conversation_id)
             row = db.execute(
@@ -419,10 +407,9 @@ class HistoryStore:
             ).fetchone()
             if row is None:
                 raise HistoryStoreError(f"no message {message_id} in conversation {conversation_id}")
-            dropped = db.execute(
-                "DELETE FROM messages WHERE conversation_id = ? AND position > ?",
-                (conversation_id, row["position"]),
-            ).rowcount
+            first = row["position"] + (1 if keep_it else 0)
+            sql = "DELETE FROM messages WHERE conversation_id = ? AND position >= ?"
+            dropped = int(db.execute(sql, (conversation_id, first)).rowcount)
             if dropped:
                 db.execute(
                     "UPDATE conversations SET updated_at = ? WHERE id = ?", (self._clock(), conversation_id)
