@@ -17,7 +17,10 @@ from reflexia.core.engine.values import SamplingParams
 from reflexia.services.chat_session import ChatSession
 from tests.qt.conftest import Heartbeat
 
+HANG_MS = 60_000  # a reply that takes this long is stuck, not slow
 FREEZE_S = 0.5  # what a user takes for a frozen window; targets live in benchmarks/
+# Replies of a few tokens: on a machine whose cores are busy, a 1024-token default reply can take long.
+SHORT_REPLIES = {"sampling": {"max_tokens": 16}}
 LONG_REPLIES = {"sampling": {"max_tokens": 100_000, "temperature": 0.7, "seed": 5}}
 
 
@@ -191,10 +194,10 @@ def test_gui_stays_responsive_during_load_and_generation(qtbot: QtBot, make_app,
 def test_a_corrupt_model_shows_an_error_and_nothing_is_lost(
     qtbot: QtBot, make_app, tiny_model: Path, tmp_path: Path
 ) -> None:
-    app = make_app()
+    app = make_app(SHORT_REPLIES)
     window = app.window
     _load(qtbot, app, tiny_model)
-    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=HANG_MS):
         _type_and_enter(qtbot, app, "Remember me")
     broken = tmp_path / "half.gguf"
     broken.write_bytes(tiny_model.read_bytes()[:4096])
@@ -204,7 +207,7 @@ def test_a_corrupt_model_shows_an_error_and_nothing_is_lost(
     assert "half.gguf" in window.banner.label.text() and "truncated" in window.banner.label.text()
     assert window.quant_label.text() == "q4_k_m"  # the previous model is still loaded
     assert len(window.chat_view.bubbles) == 2
-    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=HANG_MS):
         _type_and_enter(qtbot, app, "Still there?")
     assert len(window.chat_view.bubbles) == 4
 
@@ -225,9 +228,9 @@ def test_config_problems_are_shown_at_start(make_app) -> None:
 
 
 def test_new_chat_clears_the_conversation(qtbot: QtBot, make_app, tiny_model: Path) -> None:
-    app = make_app()
+    app = make_app(SHORT_REPLIES)
     _load(qtbot, app, tiny_model)
-    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=HANG_MS):
         _type_and_enter(qtbot, app, "One")
     app.window.new_chat_button.click()
     assert app.window.chat_view.bubbles == [] and app.chat.conversation.turns == []
@@ -246,7 +249,7 @@ def test_new_chat_during_a_reply_leaves_that_reply_behind(qtbot: QtBot, make_app
 
     with qtbot.waitSignal(app.chat.reply_token, timeout=10_000):
         _type_and_enter(qtbot, app, "A new topic")
-    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=HANG_MS):
         app.chat.stop()
     assert app.chat.conversation.turns[0].content == "A new topic"
     assert len(app.chat.conversation.turns) == 2
@@ -270,7 +273,7 @@ def test_a_message_sent_while_another_client_replies_waits_and_says_so(
     with qtbot.waitSignal(app.chat.reply_token, timeout=10_000):
         quick.stop()  # the quick prompt's reply ends; the window's starts
     assert quick.conversation.turns[-1].role == "assistant"  # it was stopped, not lost
-    with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=HANG_MS):
         app.chat.stop()
     assert app.chat.conversation.turns[0].content == "My question from the window"
 
@@ -309,10 +312,10 @@ def test_prompts_reach_the_log_only_when_asked(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="reflexia")
     for log_content in (False, True):
-        app = make_app({"logging": {"level": "DEBUG", "log_content": log_content}})
+        app = make_app({"logging": {"level": "DEBUG", "log_content": log_content}} | SHORT_REPLIES)
         _load(qtbot, app, tiny_model)
         secret = f"my secret plan {log_content}"
-        with qtbot.waitSignal(app.chat.reply_finished, timeout=10_000):
+        with qtbot.waitSignal(app.chat.reply_finished, timeout=HANG_MS):
             _type_and_enter(qtbot, app, secret)
         assert any(secret in r.getMessage() for r in caplog.records) is log_content
 
