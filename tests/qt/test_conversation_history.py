@@ -149,3 +149,59 @@ def test_an_unreadable_history_is_reported_and_left_alone(qtbot: QtBot, make_app
     assert "Conversations are not being saved" in app.window.banner.label.text()
     assert str(path) in app.window.banner.label.text()
     assert path.read_bytes() == before
+
+
+def test_editing_an_earlier_message_replaces_it_and_what_followed_so_the_model_forgets_it(
+    qtbot: QtBot, make_app, smollm2_model: Path
+) -> None:
+    app = make_app({"sampling": {"temperature": 0, "max_tokens": 40, "repeat_penalty": 1.0}})
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=30_000):
+        app.load_model(smollm2_model)
+    for text in ("Hi!", "The meeting is in room Zorblax.", "I like tea."):
+        with qtbot.waitSignal(app.chat.reply_finished, timeout=60_000):
+            app.window.send(text)
+    first_reply = app.window.chat_view.bubbles[1].text
+    second = app.window.chat_view.bubbles[2]
+    assert second.edit_button is not None
+    second.edit_button.click()  # Edit on the second of the three messages
+
+    assert app.window.composer.input.toPlainText() == "The meeting is in room Zorblax."
+    assert [b.text for b in app.window.chat_view.bubbles] == ["Hi!", first_reply]
+    assert app.history is not None
+    stored = app.history.store.get_conversation(app.chat.conversation_id).messages
+    assert [m.content for m in stored] == ["Hi!", first_reply]
+
+    app.window.composer.input.setPlainText("I like coffee.")
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=60_000):
+        app.window.composer.button.click()
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=60_000) as finished:
+        app.window.send("Which room is the meeting in?")
+    # The model answers from the edited conversation: what was said before the edit is gone.
+    assert "Zorblax" not in finished.args[0].text, finished.args[0].text
+    stored = app.history.store.get_conversation(app.chat.conversation_id).messages
+    assert [m.content for m in stored if m.role == "user"] == [
+        "Hi!",
+        "I like coffee.",
+        "Which room is the meeting in?",
+    ]
+
+
+def test_a_message_the_app_never_answered_comes_back_to_the_input_box(qtbot: QtBot, make_app) -> None:
+    app = make_app()
+    assert app.history is not None
+    store = app.history.store
+    conversation_id = store.create_conversation()
+    store.add_message(conversation_id, "user", "Earlier question")
+    store.add_message(conversation_id, "assistant", "Earlier answer")
+    store.add_message(conversation_id, "user", "Asked just before the crash")
+    store.add_message(conversation_id, "assistant", "", status="pending")  # kill -9 during the reply
+
+    app.window.open_conversation(conversation_id)
+
+    assert app.window.composer.input.toPlainText() == "Asked just before the crash"
+    assert [b.text for b in app.window.chat_view.bubbles] == ["Earlier question", "Earlier answer"]
+    assert [t.content for t in app.chat.conversation.turns] == ["Earlier question", "Earlier answer"]
+    assert [m.content for m in store.get_conversation(conversation_id).messages] == [
+        "Earlier question",
+        "Earlier answer",
+    ]

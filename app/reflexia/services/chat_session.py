@@ -139,18 +139,29 @@ class ChatSession(QObject):
         self.conversation_id = conversation_id
         self.conversation_changed.emit(self.conversation.messages())
 
-    def take_back_last_exchange(self) -> str:
-        """Remove the last user message and its reply (to regenerate or edit it); returns the message."""
+    def take_back_user_message(self, later: int = 0) -> str:
+        """Remove one of the user's messages and every turn after it (to edit or regenerate it).
+
+        Args:
+            later: how many of the user's messages come after it (0: the last one).
+
+        Returns:
+            The message taken back; empty while a reply is running or if there is no such message.
+        """
         if self._request_id is not None:
             return ""
         turns = self.conversation.turns
-        if turns and turns[-1].role == "assistant":
-            turns.pop()
-        return self.conversation.drop_last_user()
+        users = [i for i, turn in enumerate(turns) if turn.role == "user"]
+        if later >= len(users):
+            return ""
+        first = users[len(users) - 1 - later]
+        text = turns[first].content
+        del turns[first:]
+        return text
 
     def regenerate(self) -> bool:
         """Answer the last user message again (the previous reply is replaced)."""
-        text = self.take_back_last_exchange()
+        text = self.take_back_user_message()
         return bool(text) and self.send(text)
 
     @Slot(int, int)

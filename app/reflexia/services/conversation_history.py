@@ -56,19 +56,29 @@ class ConversationHistory(QObject):
         """Messages and titles matching ``query`` (full-text), best first."""
         return self.store.search(query, mark=("\x02", "\x03"))
 
-    def open(self, conversation_id: str) -> StoredConversation:
-        """Load a stored conversation and continue it in the chat session."""
+    def open(self, conversation_id: str) -> tuple[StoredConversation, str]:
+        """Load a stored conversation and continue it in the chat session.
+
+        Returns:
+            The conversation, and the user's last message if it was never answered (the
+            app was killed during the reply), else "". That message is taken out of the
+            conversation, to be given back to the user rather than sent twice.
+        """
         stored = self.store.get_conversation(conversation_id)
+        shown = [m for m in stored.messages if m.role in ("user", "assistant") and m.content]
+        unanswered = ""
+        if shown and shown[-1].role == "user":
+            unanswered = shown[-1].content
+            self.store.drop_from(conversation_id, shown[-1].id)
+            stored = self.store.get_conversation(conversation_id)
         turns = [
             ChatMessage(m.role, m.content)
             for m in stored.messages
             if m.role in ("user", "assistant") and m.status in ("complete", "stopped", "cut") and m.content
         ]
-        if turns and turns[-1].role == "user":
-            turns.pop()  # a message whose reply never came (the app was killed): not sent twice
         self._stored.add(conversation_id)
         self._chat.resume(conversation_id, turns)
-        return stored
+        return stored, unanswered
 
     def rename(self, conversation_id: str, title: str) -> None:
         """Give a conversation a title of the user's choosing."""
@@ -95,15 +105,20 @@ class ConversationHistory(QObject):
             return self.store.export_markdown(conversation_id)
         return json.dumps(self.store.export_json(conversation_id), indent=2, ensure_ascii=False)
 
-    def take_back_last_exchange(self) -> None:
-        """Forget the last user message and its reply (they are about to be regenerated or edited)."""
+    def take_back_user_message(self, later: int = 0) -> None:
+        """Forget one of the user's messages and all after it (it is about to be edited or regenerated).
+
+        Args:
+            later: how many of the user's messages come after it (0: the last one).
+        """
         conversation_id = self._chat.conversation_id
         if conversation_id not in self._stored:
             return
         try:
-            users = [m for m in self.store.get_conversation(conversation_id).messages if m.role == "user"]
-            if users:
-                self.store.drop_from(conversation_id, users[-1].id)
+            messages = self.store.get_conversation(conversation_id).messages
+            users = [m for m in messages if m.role == "user" and m.content]
+            if later < len(users):
+                self.store.drop_from(conversation_id, users[len(users) - 1 - later].id)
         except ReflexiaError as error:
             self.failed.emit(str(error))
 
@@ -145,7 +160,7 @@ class ConversationHistory(QObject):
         try:
             if not result.text and result.stats.stop_reason == "cancelled":
                 # Stopped before a word: the session withdrew the message too.
-                self.take_back_last_exchange()
+                self.take_back_user_message()
             else:
                 stats = reply_stats(result, model.name if model else "")
                 self.store.update_message(
@@ -159,5 +174,5 @@ class ConversationHistory(QObject):
     def _on_reply_failed(self, _message: str, _prompt: str) -> None:
         # The message goes back to the input box: it leaves the history with its failed reply.
         self._reply_message = None
-        self.take_back_last_exchange()
+        self.take_back_user_message()
         self.conversations_changed.emit()

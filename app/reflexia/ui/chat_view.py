@@ -66,10 +66,14 @@ class ChatView(QScrollArea):
     Signals:
         open_model_requested(): the empty state's "Open GGUF…" was clicked.
         demo_model_requested(): the empty state's "Create demo model" was clicked.
+        edit_requested(int): Edit was pressed on a message of the user's; the number is
+            how many of the user's messages come after it (0: the last one). Counted from
+            the end because a long conversation's oldest messages may not be shown yet.
     """
 
     open_model_requested = Signal()
     demo_model_requested = Signal()
+    edit_requested = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -173,7 +177,7 @@ class ChatView(QScrollArea):
 
     def add_message(self, role: str, text: str) -> MessageBubble:
         """Append a finished message (or, with no text, an empty one to stream into)."""
-        bubble = MessageBubble(role, text, scheme=self._scheme)
+        bubble = self._make_bubble(role, text)
         self._column.insertWidget(self._column.count() - 1, bubble)
         self._bubbles.append(bubble)
         self._empty.hide()
@@ -221,7 +225,7 @@ class ChatView(QScrollArea):
         self._pages.append(page)
         while self._older and (time.perf_counter() - started) * 1000 < LOAD_SLICE_MS:
             role, text, footer = self._older.pop()
-            bubble = MessageBubble(role, text, scheme=self._scheme)
+            bubble = self._make_bubble(role, text)
             bubble.set_footer(footer)
             if shown:
                 bubble.resize(width, bubble.height())
@@ -242,6 +246,37 @@ class ChatView(QScrollArea):
         else:
             self._loader.stop()
             self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+
+    def _make_bubble(self, role: str, text: str) -> MessageBubble:
+        bubble = MessageBubble(role, text, scheme=self._scheme)
+        bubble.edit_requested.connect(self._on_edit_requested)
+        return bubble
+
+    @Slot()
+    def _on_edit_requested(self) -> None:
+        bubble = self.sender()
+        if not isinstance(bubble, MessageBubble) or bubble not in self._bubbles:
+            return
+        after = self._bubbles[self._bubbles.index(bubble) + 1 :]
+        self.edit_requested.emit(sum(1 for b in after if b.role == "user"))
+
+    def remove_from_user_message(self, later: int) -> None:
+        """Take back one of the user's messages and everything after it.
+
+        Args:
+            later: how many of the user's messages come after it (0: the last one).
+        """
+        users = [i for i, bubble in enumerate(self._bubbles) if bubble.role == "user"]
+        if later >= len(users):
+            return
+        self.end_reply(None)
+        first = users[len(users) - 1 - later]
+        for bubble in self._bubbles[first:]:
+            self._drop(bubble)
+        del self._bubbles[first:]
+        if not self._bubbles and not self._older:
+            self._empty.show()
+        self._set_following(True)
 
     def begin_reply(self) -> MessageBubble:
         """Start the assistant's streaming bubble."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QDockWidget, QFileDialog
 
 from reflexia.core.errors import ReflexiaError
@@ -54,12 +55,18 @@ class ConversationActions(_Window):
             self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
             return
         try:
-            stored = self._history.open(conversation_id)
+            stored, unanswered = self._history.open(conversation_id)
         except ReflexiaError as error:
             self.show_error(str(error))
             return
         self._show_stored(stored)
         self.sidebar.select(conversation_id)
+        if unanswered:
+            self.composer.give_back(unanswered)
+            self.statusBar().showMessage(
+                "Your last message was not answered (Reflexia closed first): it is back in the input box",
+                8000,
+            )
 
     def _show_stored(self, stored: StoredConversation) -> None:
         self.chat_view.clear()
@@ -107,21 +114,31 @@ class ConversationActions(_Window):
         if self._chat.is_replying or not self._chat.conversation.turns:
             return
         if self._history is not None:
-            self._history.take_back_last_exchange()
-        self.chat_view.remove_last("assistant")
-        self.chat_view.remove_last("user")
+            self._history.take_back_user_message()
+        self.chat_view.remove_from_user_message(0)
         if not self._chat.regenerate():
             self.statusBar().showMessage("Nothing to regenerate", 3000)
 
     def edit_last_message(self) -> None:
         """Put the last message back in the input box to change and send it again."""
-        if self._chat.is_replying or not self._chat.conversation.turns:
+        self.edit_message(0)
+
+    @Slot(int)
+    def edit_message(self, later: int) -> None:
+        """Put one of the user's messages back in the input box; the turns after it are dropped.
+
+        Args:
+            later: how many of the user's messages come after it (0: the last one).
+        """
+        if self._chat.is_replying:
+            self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
             return
         if self._history is not None:
-            self._history.take_back_last_exchange()
-        text = self._chat.take_back_last_exchange()
-        self.chat_view.remove_last("assistant")
-        self.chat_view.remove_last("user")
+            self._history.take_back_user_message(later)
+        text = self._chat.take_back_user_message(later)
+        if not text:
+            return
+        self.chat_view.remove_from_user_message(later)
         self.composer.give_back(text)
 
 

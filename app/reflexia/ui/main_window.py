@@ -180,6 +180,7 @@ class MainWindow(ConversationActions, QMainWindow):
         self.picker.open_requested.connect(self.open_model_file)
         self.chat_view.open_model_requested.connect(self.open_model_file)
         self.chat_view.demo_model_requested.connect(self._demo_model.start)
+        self.chat_view.edit_requested.connect(self.edit_message)
         self._demo_model.started.connect(self._on_demo_model_started)
         self._demo_model.ready.connect(self._on_demo_model_ready)
         self._demo_model.failed.connect(self.show_error)

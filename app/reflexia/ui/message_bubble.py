@@ -7,7 +7,7 @@ run of Markdown is frozen in a label of its own and each top-level code block ge
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Slot
+from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QTextDocumentFragment
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
@@ -39,7 +39,12 @@ class MessageBubble(QFrame):
     tens of milliseconds; the tail takes well under one. A message created
     with its text is complete: it is rendered in one pass, and only the
     widgets it shows are made (a long conversation has thousands).
+
+    Signals:
+        edit_requested(): the user pressed Edit on their own message.
     """
+
+    edit_requested = Signal()
 
     def __init__(
         self, role: str, text: str = "", parent: QWidget | None = None, *, scheme: ColorScheme = "light"
@@ -67,7 +72,16 @@ class MessageBubble(QFrame):
         self._footer_row.setContentsMargins(0, 0, 0, 0)
         self._footer_row.addStretch(1)
         self.copy_button: QPushButton | None = None
-        if role != "user":
+        self.edit_button: QPushButton | None = None
+        if role == "user":
+            self.edit_button = QPushButton("Edit")
+            self.edit_button.setObjectName("editMessageButton")
+            self.edit_button.setToolTip("Change this message and send it again (later messages are replaced)")
+            self.edit_button.setCursor(Qt.CursorShape.PointingHandCursor)
+            self.edit_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            self.edit_button.clicked.connect(self.edit_requested)
+            self._footer_row.addWidget(self.edit_button)
+        else:
             self.copy_button = QPushButton("Copy")
             self.copy_button.setObjectName("copyReplyButton")
             self.copy_button.setToolTip("Copy the reply (Markdown)")
