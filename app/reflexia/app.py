@@ -131,7 +131,7 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     governor.apply_role(roles.current)
     roles.role_changed.connect(governor.apply_role)
     demo_model = DemoModelMaker(models_dir, quantization)
-    effects = SettingsEffects(inference, chat, governor, library)
+    effects = SettingsEffects(inference, chat, governor, library, quantization, demo_model)
     store.changed.connect(effects.apply)
     history: ConversationHistory | None = None
     history_problem = ""
@@ -143,7 +143,6 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     window = MainWindow(
         inference,
         chat,
-        models_dir=models_dir,
         library=library,
         governor=governor,
         quantization=quantization,

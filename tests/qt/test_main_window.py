@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -343,3 +344,30 @@ def test_the_last_model_used_loads_at_the_next_launch_unless_switched_off(
     third = make_app({"chat": {"load_last_model": False}})
     qtbot.wait(300)
     assert third.inference.model is None and not third.inference.is_loading
+
+
+def test_a_new_models_folder_is_listed_and_used_without_a_restart(
+    qtbot: QtBot, make_app, tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    shutil.copy(tiny_model, second / "moved-model-q8_0.gguf")
+    app = make_app(models_dir=first)
+    window = app.window
+    qtbot.waitUntil(lambda: app.library.snapshot is not None, timeout=10_000)
+    assert "No models yet" in window.chat_view.empty_hint.text()
+    monkeypatch.delenv("REFLEXIA_MODELS_DIR")  # as the user's own setting, not the environment's
+
+    app.store.update({"paths.models_dir": str(second)})
+
+    qtbot.waitUntil(
+        lambda: any("moved-model" in window.picker.itemText(i) for i in range(window.picker.count())),
+        timeout=10_000,
+    )
+    assert str(second) in window.chat_view.empty_hint.text()
+    (second / "dropped-in-later-q8_0.gguf").write_bytes((second / "moved-model-q8_0.gguf").read_bytes())
+    qtbot.waitUntil(  # the new folder is the one watched
+        lambda: any("dropped-in-later" in window.picker.itemText(i) for i in range(window.picker.count())),
+        timeout=10_000,
+    )

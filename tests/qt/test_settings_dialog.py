@@ -264,7 +264,7 @@ def test_the_store_classifies_when_a_change_takes_effect() -> None:
     for key in ("sampling.temperature", "memory.high_pressure_percent", "chat.response_cache_entries"):
         assert key in APPLIES_NOW and not takes_effect_on_next_load(key) and effect(key) == "now"
     assert "logging.level" in APPLIES_NOW
-    assert effect("paths.models_dir") == "next_launch"
+    assert effect("paths.models_dir") == effect("ollama.host") == "now"
     assert not NEXT_MODEL_LOAD & APPLIES_NOW
 
 

@@ -542,3 +542,18 @@ def test_loading_another_model_unloads_the_first(make_backend: Callable[..., Oll
         ([], None),
     ]
     assert backend.model is not None and backend.model.context_length == 1024
+
+
+def test_a_new_host_in_the_settings_is_used_from_the_next_request(
+    make_backend: Callable[..., OllamaBackend],
+) -> None:
+    from reflexia.core.config.settings import default_settings
+
+    backend = make_backend(f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    with fake_ollama() as fake:
+        settings = default_settings()
+        settings = settings.model_copy(
+            update={"ollama": settings.ollama.model_copy(update={"host": fake.host})}
+        )
+        backend.apply_settings(settings)
+        assert backend.list_models()[0] == ModelRef.server("ollama", "tiny:latest")

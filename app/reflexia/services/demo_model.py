@@ -47,6 +47,10 @@ class DemoModelMaker(QObject):
         self._job: Job | None = None
         self._quantizing: QuantizationJob | None = None
 
+    def set_models_dir(self, models_dir: Path) -> None:
+        """Make the next demo model in ``models_dir``."""
+        self._target = models_dir / DEMO_MODEL_NAME
+
     @property
     def busy(self) -> bool:
         """True from start() until ready or failed."""

@@ -23,6 +23,7 @@ from typing import Literal
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
+from reflexia.core.config.settings import Settings
 from reflexia.core.engine.backend import Backend
 from reflexia.core.engine.response_cache import CacheKey, ResponseCache, cache_key
 from reflexia.core.engine.values import GenerationRequest, GenerationResult, ModelInfo, ModelRef, TokenChunk
@@ -125,11 +126,10 @@ class InferenceWorker(QObject):
         self.unloaded.emit(request_id)
 
     @Slot(object)
-    def set_options(self, options: object) -> None:
-        """New load options for the backends that take them; runs on the inference thread."""
+    def apply_settings(self, settings: Settings) -> None:
+        """Changed settings for every backend; runs on the inference thread, between requests."""
         for backend in self._backends.values():
-            if hasattr(backend, "options") and type(backend.options) is type(options):
-                backend.options = options
+            backend.apply_settings(settings)
 
     @Slot(str)
     def forget_conversation(self, conversation_id: str) -> None:
@@ -196,7 +196,7 @@ class InferenceService(QObject):
     _generate_requested = Signal(int, object, object)
     _unload_requested = Signal(int)
     _forget_requested = Signal(str)
-    _options_changed = Signal(object)
+    _settings_changed = Signal(object)
 
     def __init__(
         self, backends: Mapping[str, Backend], *, cache_entries: int = 0, parent: QObject | None = None
@@ -213,7 +213,7 @@ class InferenceService(QObject):
         self._generate_requested.connect(self._worker.generate)
         self._unload_requested.connect(self._worker.unload)
         self._forget_requested.connect(self._worker.forget_conversation)
-        self._options_changed.connect(self._worker.set_options)
+        self._settings_changed.connect(self._worker.apply_settings)
         self._worker.loaded.connect(self._on_loaded)
         self._worker.load_failed.connect(self._on_load_failed)
         self._worker.unloaded.connect(self._on_unloaded)
@@ -310,9 +310,9 @@ class InferenceService(QObject):
         """Drop the engine's saved cache of a conversation (deleted, or started over)."""
         self._forget_requested.emit(conversation_id)
 
-    def set_load_options(self, options: object) -> None:
-        """New load options for the in-process backend, used from the next load on."""
-        self._options_changed.emit(options)
+    def apply_settings(self, settings: Settings) -> None:
+        """Changed settings for the backends: load options from the next load, folders and server now."""
+        self._settings_changed.emit(settings)
 
     def shutdown(self, timeout_ms: int = SHUTDOWN_WAIT_MS) -> bool:
         """Drop waiting requests, stop the running one, end the thread, free the model.

@@ -112,9 +112,20 @@ class ModelLibraryService(QObject):
         if self._models_dir.is_dir() and str(self._models_dir) not in self._watcher.directories():
             self._watcher.addPath(str(self._models_dir))
 
+    @property
+    def models_dir(self) -> Path:
+        """The folder scanned and watched."""
+        return self._models_dir
+
     def apply_settings(self, settings: Settings) -> None:
-        """New memory limits or model options: judge every file again."""
+        """New memory limits, model options or models folder: judge every file again."""
         self._settings = settings
+        folder = settings.models_dir()
+        if folder != self._models_dir:
+            watched = self._watcher.directories()
+            if watched:
+                self._watcher.removePaths(watched)
+            self._models_dir = folder
         self.rescan()
 
     def rescan(self) -> None:

@@ -136,6 +136,10 @@ class QuantizationService(QObject):
         self._models_dir = models_dir
         self.job: QuantizationJob | None = None
 
+    def set_models_dir(self, models_dir: Path) -> None:
+        """New rungs go to ``models_dir`` from the next quantization (a running one ends where it began)."""
+        self._models_dir = models_dir
+
     @property
     def busy(self) -> bool:
         """True while a quantization runs."""

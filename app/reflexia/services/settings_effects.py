@@ -7,12 +7,13 @@ import logging
 from PySide6.QtCore import QObject, Slot
 
 from reflexia.core.config.settings import Settings
-from reflexia.core.engine.llama_cpp.options import LlamaOptions
 from reflexia.core.engine.values import SamplingParams
 from reflexia.services.chat_session import ChatSession
+from reflexia.services.demo_model import DemoModelMaker
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import ModelLibraryService
+from reflexia.services.quantization import QuantizationService
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +27,16 @@ class SettingsEffects(QObject):
         chat: ChatSession,
         governor: GovernorService,
         library: ModelLibraryService,
+        quantization: QuantizationService,
+        demo_model: DemoModelMaker,
     ) -> None:
         super().__init__()
         self._inference = inference
         self._chat = chat
         self._governor = governor
         self._library = library
+        self._quantization = quantization
+        self._demo_model = demo_model
 
     @Slot(object, object)
     def apply(self, settings: Settings, keys: frozenset[str]) -> None:
@@ -45,9 +50,12 @@ class SettingsEffects(QObject):
             logging.getLogger("reflexia").setLevel(settings.logging.level)
         if "chat.response_cache_entries" in keys:
             self._inference.response_cache.set_capacity(settings.chat.response_cache_entries)
-        if "model" in sections:
-            self._inference.set_load_options(LlamaOptions.from_settings(settings))  # from the next load
-        if "memory" in sections or "model" in sections:
+        if sections & {"model", "paths", "ollama"}:
+            self._inference.apply_settings(settings)  # load options from the next load, a new server now
+        if "paths.models_dir" in keys:
+            self._quantization.set_models_dir(settings.models_dir())
+            self._demo_model.set_models_dir(settings.models_dir())
+        if sections & {"memory", "model", "paths"}:
             self._governor.apply_settings(settings)
-            self._library.apply_settings(settings)  # fit verdicts against the new budget
+            self._library.apply_settings(settings)  # fit verdicts against the new budget, the new folder
         log.info("settings changed: %s", ", ".join(sorted(keys)))

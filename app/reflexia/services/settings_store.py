@@ -25,25 +25,21 @@ from reflexia.core.config.settings import (
 log = logging.getLogger(__name__)
 
 #: When a changed setting takes effect.
-Effect = Literal["now", "next_model_load", "next_launch"]
+Effect = Literal["now", "next_model_load"]
 
 #: Read when a model is loaded: the loaded model keeps the old values.
 NEXT_MODEL_LOAD: Final = frozenset(
     {"model.context_length", "model.threads", "model.gpu_layers", "model.batch_size"}
 )
 
-#: Folders and servers the services are built around: they change when the app starts again.
-NEXT_LAUNCH: Final = frozenset({"paths.models_dir", "ollama.host"})
-
-#: Everything else (sampling, memory thresholds, the response cache, logging...): read when used.
-APPLIES_NOW: Final = frozenset(".".join(key) for key in setting_keys()) - NEXT_MODEL_LOAD - NEXT_LAUNCH
+#: Everything else (sampling, memory thresholds, the response cache, folders, the Ollama server...):
+#: applied at once.
+APPLIES_NOW: Final = frozenset(".".join(key) for key in setting_keys()) - NEXT_MODEL_LOAD
 
 
 def effect(key: str) -> Effect:
     """When a change of the dotted setting ``key`` takes effect."""
-    if key in NEXT_MODEL_LOAD:
-        return "next_model_load"
-    return "next_launch" if key in NEXT_LAUNCH else "now"
+    return "next_model_load" if key in NEXT_MODEL_LOAD else "now"
 
 
 def takes_effect_on_next_load(key: str) -> bool:

@@ -62,7 +62,6 @@ class MainWindow(ConversationActions, QMainWindow):
         inference: InferenceService,
         chat: ChatSession,
         *,
-        models_dir: Path,
         library: ModelLibraryService,
         governor: GovernorService,
         quantization: QuantizationService,
@@ -80,7 +79,6 @@ class MainWindow(ConversationActions, QMainWindow):
         self.setMinimumSize(720, 520)
         self._inference = inference
         self._chat = chat
-        self._models_dir = models_dir
         self._library = library
         self._governor = governor
         self._quantization = quantization
@@ -234,7 +232,7 @@ class MainWindow(ConversationActions, QMainWindow):
             [(e.label, e.report.path, e.report.message) for e in snapshot.entries if e.report.path]
         )
         if self._inference.model is None:
-            where = str(self._models_dir)
+            where = str(self._library.models_dir)
             self.chat_view.set_empty_hint(
                 f"Choose a model from the menu above. Models are GGUF files in <b>{where}</b>; "
                 "open one from anywhere with <b>Open GGUF…</b>, or create a small demo model "
@@ -284,7 +282,7 @@ class MainWindow(ConversationActions, QMainWindow):
     def open_model_file(self) -> None:
         """Ask for a GGUF file anywhere and load it."""
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open a GGUF model", str(self._models_dir), "GGUF models (*.gguf);;All files (*)"
+            self, "Open a GGUF model", str(self._library.models_dir), "GGUF models (*.gguf);;All files (*)"
         )
         if path:
             self.request_load(Path(path))

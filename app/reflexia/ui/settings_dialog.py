@@ -415,10 +415,6 @@ class SettingsDialog(QDialog):
         if next_load:
             verb = "takes" if len(next_load) == 1 else "take"
             parts.append(f"{_join(next_load)} {verb} effect on the next model load.")
-        next_launch = [self._rows[key].title for key in changes if effect(key) == "next_launch"]
-        if next_launch:
-            verb = "takes" if len(next_launch) == 1 else "take"
-            parts.append(f"{_join(next_launch)} {verb} effect when Reflexia starts again.")
         return " ".join(parts + problems)
 
     def _set_note(self, text: str, *, error: bool = False) -> None:

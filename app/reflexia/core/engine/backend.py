@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from reflexia.core.config.settings import Settings
 from reflexia.core.engine.values import (
     BackendCapabilities,
     GenerationRequest,
@@ -46,3 +47,6 @@ class Backend(Protocol):
 
     def unload(self) -> None:
         """Free the model (and every conversation's cache)."""
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Take changed settings (folders, server, load options); a loaded model keeps its own."""

@@ -23,6 +23,7 @@ from typing import Any
 import llama_cpp
 
 from reflexia.core.config.logging_setup import route_llama_log
+from reflexia.core.config.settings import Settings
 from reflexia.core.engine.chat_template import render_prompt
 from reflexia.core.engine.context_budget import fit_conversation, reply_reserve
 from reflexia.core.engine.conversation import ChatMessage
@@ -97,6 +98,11 @@ class LlamaCppBackend:
     def model(self) -> ModelInfo | None:
         """The loaded model, if any."""
         return self._info
+
+    def apply_settings(self, settings: Settings) -> None:
+        """New load options and models folder, used from the next load and listing on."""
+        self.options = LlamaOptions.from_settings(settings)
+        self._models_dirs = (settings.models_dir(),)
 
     def list_models(self) -> list[ModelRef]:
         """GGUF files in the models folders this backend was given."""

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import ollama
 
+from reflexia.core.config.settings import Settings
 from reflexia.core.engine.values import (
     BackendCapabilities,
     GenerationRequest,
@@ -85,10 +86,27 @@ class OllamaBackend:
             host: The server's URL, such as ``http://127.0.0.1:11434``.
             timeout_s: How long to wait to connect, and for the server's quick answers.
         """
+        self._timeout_s = timeout_s
         self.host = host
-        self._quick = ollama.Client(host=host, timeout=timeout_s)  # list, show, unload
-        self._slow = ollama.Client(host=host, timeout=httpx.Timeout(timeout_s, read=_SLOW_READ_S))
+        self._quick, self._slow = self._clients(host)
         self._info: ModelInfo | None = None
+
+    def _clients(self, host: str) -> tuple[ollama.Client, ollama.Client]:
+        quick = ollama.Client(host=host, timeout=self._timeout_s)  # list, show, unload
+        slow = ollama.Client(host=host, timeout=httpx.Timeout(self._timeout_s, read=_SLOW_READ_S))
+        return quick, slow
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Talk to the server at the configured host from the next request on.
+
+        The loaded model's name is asked of the new server from the next reply; one it does
+        not have fails that reply with the server's own message, and the app goes on.
+        """
+        if settings.ollama.host == self.host:
+            return
+        self.close()
+        self.host = settings.ollama.host
+        self._quick, self._slow = self._clients(self.host)
 
     @property
     def model(self) -> ModelInfo | None:
