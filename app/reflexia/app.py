@@ -30,6 +30,7 @@ from reflexia.core.roles.library import RoleLibrary
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.conversation_history import ConversationHistory
 from reflexia.services.demo_model import DemoModelMaker
+from reflexia.services.documents import DocumentsService
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.last_model import LastModel
@@ -38,6 +39,7 @@ from reflexia.services.quantization import QuantizationService
 from reflexia.services.roles import RoleService
 from reflexia.services.settings_effects import SettingsEffects
 from reflexia.services.settings_store import SettingsStore
+from reflexia.services.watched_folders import FolderWatcher
 from reflexia.ui.main_window import MainWindow
 from reflexia.ui.theme import apply_theme
 
@@ -71,6 +73,8 @@ class ReflexiaApp:
     last_model: LastModel
     window: MainWindow
     errors: ErrorRelay
+    documents: DocumentsService
+    folder_watcher: FolderWatcher
 
     @property
     def settings(self) -> Settings:
@@ -85,6 +89,7 @@ class ReflexiaApp:
     def shutdown(self) -> None:
         """Stop sampling and generation, end the worker threads, free the model."""
         self.governor.shutdown()
+        self.documents.shutdown()
         self.quantization.shutdown()
         self.inference.shutdown()
         if self.history is not None:
@@ -111,12 +116,15 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         "ollama": OllamaBackend(settings.ollama.host),
     }
     inference = InferenceService(backends, cache_entries=settings.chat.response_cache_entries)
+    documents = DocumentsService(settings)  # nothing heavy is imported until documents are used
+    folder_watcher = FolderWatcher(documents, settings.vector_db_dir())
     roles = RoleService(RoleLibrary(settings.roles, paths.config_dir()), settings.default_role)
     chat = ChatSession(
         inference,
         SamplingParams.from_settings(settings),
         client="window",
         log_content=settings.logging.log_content,
+        documents=documents,
     )
     chat.set_role(roles.current)
     roles.role_changed.connect(chat.set_role)
@@ -131,7 +139,7 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     governor.apply_role(roles.current)
     roles.role_changed.connect(governor.apply_role)
     demo_model = DemoModelMaker(models_dir, quantization)
-    effects = SettingsEffects(inference, chat, governor, library, quantization, demo_model)
+    effects = SettingsEffects(inference, chat, governor, library, quantization, demo_model, documents)
     store.changed.connect(effects.apply)
     history: ConversationHistory | None = None
     history_problem = ""
@@ -153,7 +161,10 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         settings_store=store,
         load_model=lambda path, context: holder["app"].load_model(path, context),
         window_state=QSettings(str(state_file), QSettings.Format.IniFormat),
+        documents=documents,
+        folder_watcher=folder_watcher,
     )
+    roles.role_changed.connect(window.sync_documents_toggle)  # after the chat took the role
     errors = ErrorRelay()
     errors.error.connect(window.show_error)
     app = ReflexiaApp(
@@ -170,6 +181,8 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         last_model,
         window,
         errors,
+        documents,
+        folder_watcher,
     )
     holder["app"] = app
     problems = list(loaded.problems)
@@ -192,6 +205,9 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         model = last_model.path()
     if model is not None:
         app.load_model(model)
+    # Indexing cut short by Quit or a crash goes on; watched folders catch up (on the documents thread).
+    documents.start()
+    folder_watcher.start()
     return app
 
 

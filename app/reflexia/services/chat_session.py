@@ -9,9 +9,17 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from reflexia.core.config.settings import Role
 from reflexia.core.engine.conversation import ChatMessage, Conversation
-from reflexia.core.engine.values import GenerationRequest, GenerationResult, GenerationStats, SamplingParams
+from reflexia.core.engine.values import (
+    GenerationRequest,
+    GenerationResult,
+    GenerationStats,
+    Passage,
+    SamplingParams,
+)
 from reflexia.core.errors import ReflexiaError
+from reflexia.core.rag.values import DEFAULT_COLLECTION, SearchHit
 from reflexia.core.roles.library import sampling_for
+from reflexia.services.documents import DocumentsService
 from reflexia.services.inference import InferenceService
 
 log = logging.getLogger(__name__)
@@ -19,6 +27,12 @@ log = logging.getLogger(__name__)
 
 def _nothing_generated() -> GenerationResult:
     return GenerationResult("", GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0, "cancelled"))
+
+
+def passage_of(hit: SearchHit) -> Passage:
+    """A search hit as the model reads it: where it comes from, and its text."""
+    where = hit.source.name + (f", page {hit.page}" if hit.page is not None else "")
+    return Passage(where, hit.text)
 
 
 class ChatSession(QObject):
@@ -29,8 +43,13 @@ class ChatSession(QObject):
     produced so far, as in other chat apps; a failed one is withdrawn together
     with its prompt, which goes back to the input box so nothing typed is lost.
 
+    With documents on, each message is first looked up in the chosen collection
+    (on the documents thread); the passages found go to the model with it, and
+    ``reply_sources`` says which, for the window and the history.
+
     Signals:
-        reply_started(): the user's message was accepted (it may still wait its turn).
+        reply_started(): the user's message was accepted (its documents may still be searched,
+            and it may still wait its turn).
         reply_waiting(int): the reply waits behind other requests; its place (1 = next).
         reply_running(): the model began answering.
         reply_token(str): the next piece of the reply.
@@ -55,6 +74,7 @@ class ChatSession(QObject):
         *,
         client: str = "window",
         log_content: bool = False,
+        documents: DocumentsService | None = None,
     ) -> None:
         super().__init__()
         self._log_content = log_content  # prompts reach the log only when the user asked for it
@@ -67,6 +87,15 @@ class ChatSession(QObject):
         self.role_name = ""  # the expert role in force (see set_role)
         self.reply_role = ""  # the role the reply in progress (or the last one) was made with
         self._request_id: int | None = None
+        self._documents = documents
+        self.documents_on = False  # search the documents for this chat's messages
+        self.collection = DEFAULT_COLLECTION
+        self._search: int | None = None  # the documents search of the message being answered
+        self.reply_sources: tuple[SearchHit, ...] | None = None  # found for the reply; None: not searched
+        self.search_problem = ""  # why the documents could not be searched for the reply, if so
+        if documents is not None:
+            documents.found.connect(self._on_found)
+            documents.search_failed.connect(self._on_search_failed)
         inference.request_queued.connect(self._on_queued)
         inference.request_dropped.connect(self._on_dropped)
         inference.generation_started.connect(self._on_started)
@@ -77,7 +106,7 @@ class ChatSession(QObject):
     @property
     def is_replying(self) -> bool:
         """True from send() until the reply finished or failed."""
-        return self._request_id is not None
+        return self._request_id is not None or self._search is not None
 
     @property
     def request_id(self) -> int | None:
@@ -91,6 +120,19 @@ class ChatSession(QObject):
         self.role_name = role.name
         self.conversation.system_prompt = role.system_prompt
         self._sampling = sampling_for(role, self._defaults)
+        self.documents_on = role.use_documents and self._documents is not None
+
+    def used_sources(self, result: GenerationResult) -> list[dict[str, object]] | None:
+        """The passages the reply drew on, as the history keeps them; [] when nothing relevant was found."""
+        if self.reply_sources is None:
+            return None
+        return [hit.to_json_dict() for hit in self.reply_sources[: result.stats.passages_used]]
+
+    def set_documents(self, on: bool, collection: str | None = None) -> None:
+        """Ground this chat's next replies in a collection of documents, or stop doing so."""
+        self.documents_on = on and self._documents is not None
+        if collection:
+            self.collection = collection
 
     def set_defaults(self, sampling: SamplingParams, *, log_content: bool) -> None:
         """New sampling defaults from the settings (the role's own values still win), from the next reply."""
@@ -101,29 +143,68 @@ class ChatSession(QObject):
     def send(self, text: str) -> bool:
         """Ask the model to answer ``text``; False if the service refused (it says why)."""
         text = text.strip()
-        if not text or self._request_id is not None:
+        if not text or self.is_replying or not self._inference.can_generate():
             return False
         self.conversation.add_user(text)
-        request = GenerationRequest(self.conversation.messages(), self._sampling, self.conversation_id)
-        request_id = self._inference.submit(request, self._client, self.role_name)
-        if request_id is None:
+        self.reply_role = self.role_name
+        self.reply_sources, self.search_problem = None, ""
+        if self.documents_on and self._documents is not None:
+            self._search = self._documents.search(text, self.collection)
+            self.reply_started.emit()
+            return True
+        if not self._submit(None):
             self.conversation.drop_last_user()
             return False
-        self._request_id = request_id
-        self.reply_role = self.role_name
-        if self._log_content:
-            log.debug("prompt of request %d: %s", request_id, text)
         self.reply_started.emit()
         return True
 
+    def _submit(self, passages: tuple[Passage, ...] | None) -> bool:
+        request = GenerationRequest(
+            self.conversation.messages(), self._sampling, self.conversation_id, passages=passages
+        )
+        request_id = self._inference.submit(request, self._client, self.role_name)
+        if request_id is None:
+            return False
+        self._request_id = request_id
+        if self._log_content:
+            log.debug("prompt of request %d: %s", request_id, request.messages[-1].content)
+        return True
+
+    @Slot(int, object)
+    def _on_found(self, ticket: int, hits: list[SearchHit]) -> None:
+        if ticket != self._search:
+            return
+        self._search = None
+        self.reply_sources = tuple(hits)
+        self._submit_after_search(tuple(passage_of(hit) for hit in hits))
+
+    @Slot(int, str)
+    def _on_search_failed(self, ticket: int, message: str) -> None:
+        if ticket != self._search:
+            return
+        self._search = None
+        self.search_problem = message  # the reply is made without documents, and says why
+        self._submit_after_search(None)
+
+    def _submit_after_search(self, passages: tuple[Passage, ...] | None) -> None:
+        if not self._submit(passages):  # the model went away while the documents were searched
+            prompt = self.conversation.drop_last_user()
+            self.reply_failed.emit("No model is loaded: pick one in the model menu first", prompt)
+
     def stop(self) -> None:
         """Stop this conversation's reply (running or waiting); other clients' replies go on."""
+        if self._search is not None:
+            self._search = None  # its passages are not wanted any more
+            self.conversation.drop_last_user()
+            self.reply_finished.emit(_nothing_generated())
+            self.conversation_changed.emit(self.conversation.messages())
+            return
         self._inference.stop(self._request_id)
 
     def new_chat(self, system_prompt: str | None = None) -> None:
         """Start a new conversation; a reply still running is stopped and never lands in it."""
         self._inference.stop(self._request_id)
-        self._request_id = None  # whatever that request still sends belongs to the old conversation
+        self._request_id = self._search = None  # what they still send belongs to the old conversation
         # The old conversation's KV cache stays with the engine (within its bound): it may be resumed.
         self.conversation.clear()
         self.conversation_id = uuid.uuid4().hex
@@ -134,7 +215,7 @@ class ChatSession(QObject):
     def resume(self, conversation_id: str, turns: list[ChatMessage]) -> None:
         """Continue a stored conversation (the engine reuses its cache if it still has it)."""
         self._inference.stop(self._request_id)
-        self._request_id = None
+        self._request_id = self._search = None
         self.conversation.turns = list(turns)
         self.conversation_id = conversation_id
         self.conversation_changed.emit(self.conversation.messages())
@@ -148,7 +229,7 @@ class ChatSession(QObject):
         Returns:
             The message taken back; empty while a reply is running or if there is no such message.
         """
-        if self._request_id is not None:
+        if self.is_replying:
             return ""
         turns = self.conversation.turns
         users = [i for i, turn in enumerate(turns) if turn.role == "user"]

@@ -164,7 +164,11 @@ class ConversationHistory(QObject):
             else:
                 stats = reply_stats(result, model.name if model else "")
                 self.store.update_message(
-                    reply, content=result.text, status=reply_status(result), stats=stats
+                    reply,
+                    content=result.text,
+                    status=reply_status(result),
+                    stats=stats,
+                    sources=self._chat.used_sources(result),
                 )
         except ReflexiaError as error:
             self.failed.emit(f"The reply was not saved: {error}")

@@ -272,12 +272,18 @@ class InferenceService(QObject):
         ``role`` names the expert role: with the model, the messages and greedy sampling it
         decides whether a kept answer may be given again from the response cache.
         """
-        if self._closed:
-            return None
-        if self._model is None and not self.is_loading:
-            self.request_refused.emit("No model is loaded: pick one in the model menu first")
+        if not self.can_generate():
             return None
         return self._enqueue(_Ticket(next(self._ids), client, "generate", request=request, role=role))
+
+    def can_generate(self) -> bool:
+        """Whether a reply can be queued now; if not, ``request_refused`` says why."""
+        if self._closed:
+            return False
+        if self._model is None and not self.is_loading:
+            self.request_refused.emit("No model is loaded: pick one in the model menu first")
+            return False
+        return True
 
     def load_model(self, ref: ModelRef, context_length: int, client: str = "window") -> int:
         """Queue a load; loads and unloads still waiting are dropped, a running load is abandoned."""

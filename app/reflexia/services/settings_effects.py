@@ -10,6 +10,7 @@ from reflexia.core.config.settings import Settings
 from reflexia.core.engine.values import SamplingParams
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.demo_model import DemoModelMaker
+from reflexia.services.documents import DocumentsService
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import ModelLibraryService
@@ -29,6 +30,7 @@ class SettingsEffects(QObject):
         library: ModelLibraryService,
         quantization: QuantizationService,
         demo_model: DemoModelMaker,
+        documents: DocumentsService,
     ) -> None:
         super().__init__()
         self._inference = inference
@@ -37,6 +39,7 @@ class SettingsEffects(QObject):
         self._library = library
         self._quantization = quantization
         self._demo_model = demo_model
+        self._documents = documents
 
     @Slot(object, object)
     def apply(self, settings: Settings, keys: frozenset[str]) -> None:
@@ -58,4 +61,6 @@ class SettingsEffects(QObject):
         if sections & {"memory", "model", "paths"}:
             self._governor.apply_settings(settings)
             self._library.apply_settings(settings)  # fit verdicts against the new budget, the new folder
+        if "rag" in sections or "paths.vector_db_path" in keys:
+            self._documents.apply_settings(settings)  # reopened after the running run
         log.info("settings changed: %s", ", ".join(sorted(keys)))

@@ -9,7 +9,7 @@ stays where the user reads and offers "Jump to latest".
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import QEvent, QPoint, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QResizeEvent
@@ -43,6 +43,11 @@ __all__ = [
 REPAINT_INTERVAL_MS = 33  # ~30 Hz
 LOAD_SLICE_MS = 15  # building older messages of a loading conversation, per turn of the event loop
 AT_BOTTOM_PX = 8  # this close to the end counts as "at the bottom": the view follows new text
+
+
+Sources = Sequence[Mapping[str, object]] | None
+#: A stored message to show: (role, Markdown text, footer), and its sources if it has any.
+ShownMessage = tuple[str, str, str] | tuple[str, str, str, Sources]
 
 
 class _Column(QWidget):
@@ -95,7 +100,7 @@ class ChatView(QScrollArea):
         self._streaming: MessageBubble | None = None
         self._dirty = False
         self._following = True
-        self._older: list[tuple[str, str, str]] = []  # a loading conversation's messages not shown yet
+        self._older: list[ShownMessage] = []  # a loading conversation's messages not shown yet
         self._pages: list[_Column] = []  # the loaded conversation's bubbles, a column per slice
         self._scheme: ColorScheme = applied_scheme()
         self._repaint = QTimer(self)
@@ -184,7 +189,7 @@ class ChatView(QScrollArea):
         self._set_following(True)  # the user's own message: show it and what follows
         return bubble
 
-    def load_messages(self, messages: Sequence[tuple[str, str, str]]) -> None:
+    def load_messages(self, messages: Sequence[ShownMessage]) -> None:
         """Show a whole conversation, replacing the one shown, scrolled to its end.
 
         The newest messages are shown at once; older ones are put above them in
@@ -194,7 +199,8 @@ class ChatView(QScrollArea):
         (the scroll bar is kept while they arrive, so that width stays).
 
         Args:
-            messages: (role, Markdown text, footer) of each message, oldest first.
+            messages: (role, Markdown text, footer[, sources]) of each message, oldest first;
+                sources as the history keeps them (None: documents were not searched).
         """
         self.clear()
         self._older = list(messages)
@@ -224,9 +230,11 @@ class ChatView(QScrollArea):
         page.show()
         self._pages.append(page)
         while self._older and (time.perf_counter() - started) * 1000 < LOAD_SLICE_MS:
-            role, text, footer = self._older.pop()
+            role, text, footer, *sources = self._older.pop()
             bubble = self._make_bubble(role, text)
             bubble.set_footer(footer)
+            if sources and sources[0] is not None:
+                bubble.set_sources(sources[0])
             if shown:
                 bubble.resize(width, bubble.height())
             page_column.insertWidget(0, bubble)

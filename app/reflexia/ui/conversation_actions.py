@@ -73,7 +73,12 @@ class ConversationActions(_Window):
         shown = [m for m in stored.messages if m.role in ("user", "assistant") and m.content]
         # Hundreds of messages open without a stall: the newest at once, older ones in slices.
         self.chat_view.load_messages(
-            [(m.role, m.content, _stored_footer(m) if m.role == "assistant" else "") for m in shown]
+            [
+                (m.role, m.content, _stored_footer(m), m.sources)
+                if m.role == "assistant"
+                else (m.role, m.content, "")
+                for m in shown
+            ]
         )
         self.composer.set_replying(False)
         self.composer.input.setFocus()

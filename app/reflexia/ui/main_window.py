@@ -30,16 +30,19 @@ from reflexia.core.units import human_size
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.conversation_history import ConversationHistory
 from reflexia.services.demo_model import DemoModelMaker
+from reflexia.services.documents import DocumentsService
 from reflexia.services.governor_service import GovernorService
 from reflexia.services.inference import InferenceService
 from reflexia.services.model_library import LibrarySnapshot, ModelLibraryService
 from reflexia.services.quantization import QuantizationJob, QuantizationService
 from reflexia.services.roles import RoleService
 from reflexia.services.settings_store import SettingsStore
+from reflexia.services.watched_folders import FolderWatcher
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
 from reflexia.ui.conversation_actions import ConversationActions
+from reflexia.ui.document_actions import DocumentActions
 from reflexia.ui.memory_status import MemoryStatus
 from reflexia.ui.menus import build_menus
 from reflexia.ui.model_picker import ModelPicker
@@ -50,7 +53,7 @@ from reflexia.ui.settings_dialog import SettingsDialog
 from reflexia.ui.sidebar import ConversationSidebar
 
 
-class MainWindow(ConversationActions, QMainWindow):
+class MainWindow(ConversationActions, DocumentActions, QMainWindow):
     """Talks to the services only; never to llama.cpp directly.
 
     The conversation commands (open, export, find, delete, regenerate, edit the last message)
@@ -72,6 +75,8 @@ class MainWindow(ConversationActions, QMainWindow):
         settings_store: SettingsStore,
         load_model: Callable[[Path, int | None], None],
         window_state: QSettings,
+        documents: DocumentsService | None = None,
+        folder_watcher: FolderWatcher | None = None,
     ) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
@@ -140,6 +145,7 @@ class MainWindow(ConversationActions, QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.performance_dock)
         self.performance_dock.hide()  # opened from View > Performance; it costs nothing while hidden
         self.menu_actions = build_menus(self)
+        self.setup_documents(documents, folder_watcher)
 
         self.model_label = QLabel("No model")
         self.quant_label = QLabel("")
@@ -460,6 +466,7 @@ class MainWindow(ConversationActions, QMainWindow):
                 f"{self._inference.model.context_length if self._inference.model else ''}-token context"
             )
         self.chat_view.end_reply(result.text, footer)
+        self.show_reply_sources(result)
         self.composer.set_replying(False)
         self.speed_label.setText(f"{stats.tokens_per_s:.1f} tok/s")
         if not result.from_cache and stats.completion_tokens:

@@ -28,6 +28,8 @@ class WindowActions:
     edit_last: QAction
     show_sidebar: QAction
     show_performance: QAction
+    show_documents: QAction
+    add_documents: QAction
     stop: QAction
 
 
@@ -55,17 +57,19 @@ def build_menus(window: QMainWindow) -> WindowActions:
         edit_last=_action(window, "Edit last message", "Ctrl+Shift+Up"),
         show_sidebar=_action(window, "Conversations", "Ctrl+Shift+S"),
         show_performance=_action(window, "Performance", "Ctrl+Shift+P"),
+        show_documents=_action(window, "Documents", "Ctrl+Shift+D"),
+        add_documents=_action(window, "Add documents…", "Ctrl+Shift+O"),
         stop=_action(window, "Stop reply", "Esc"),
     )
     if actions.settings.shortcut().isEmpty():  # no standard Preferences key on Linux: the common Ctrl+,
         actions.settings.setShortcut(QKeySequence("Ctrl+,"))
     actions.settings.setMenuRole(QAction.MenuRole.PreferencesRole)
     actions.quit.setMenuRole(QAction.MenuRole.QuitRole)
-    for toggle in (actions.show_sidebar, actions.show_performance):
+    for toggle in (actions.show_sidebar, actions.show_performance, actions.show_documents):
         toggle.setCheckable(True)
     bar: QMenuBar = window.menuBar()
     file_menu = bar.addMenu("&File")
-    for action in (actions.new_chat, actions.open_model, actions.export_conversation):
+    for action in (actions.new_chat, actions.open_model, actions.add_documents, actions.export_conversation):
         file_menu.addAction(action)
     file_menu.addSeparator()
     file_menu.addAction(actions.close_window)
@@ -81,4 +85,5 @@ def build_menus(window: QMainWindow) -> WindowActions:
     view_menu = bar.addMenu("&View")
     view_menu.addAction(actions.show_sidebar)
     view_menu.addAction(actions.show_performance)
+    view_menu.addAction(actions.show_documents)
     return actions

@@ -7,6 +7,8 @@ run of Markdown is frozen in a label of its own and each top-level code block ge
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QTextDocumentFragment
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
@@ -27,6 +29,7 @@ from reflexia.ui.markdown_html import (
     markdown_to_html,
     render_blocks,
 )
+from reflexia.ui.sources_view import SourcesView
 
 
 class MessageBubble(QFrame):
@@ -93,6 +96,7 @@ class MessageBubble(QFrame):
         layout.addWidget(self.author)
         layout.addLayout(self._blocks)
         layout.addLayout(self._footer_row)
+        self.sources: SourcesView | None = None
         self._stream.feed(text)
         if text:
             self.finish()
@@ -126,6 +130,16 @@ class MessageBubble(QFrame):
         if text or self._footer is not None:
             self.footer.setText(text)
             self.footer.setVisible(bool(text))
+
+    def set_sources(self, sources: Sequence[Mapping[str, object]] | None, note: str = "") -> None:
+        """Show the documents the reply drew on under it (see ``SourcesView``)."""
+        if self.sources is not None:
+            self.sources.hide()
+            self.sources.deleteLater()
+        self.sources = SourcesView(sources, note)
+        layout = self.layout()
+        assert isinstance(layout, QVBoxLayout)
+        layout.insertWidget(layout.count() - 1, self.sources)  # above the footer row
 
     def _body_widgets(self) -> list[QWidget]:
         items = (self._blocks.itemAt(i) for i in range(self._blocks.count()))

@@ -2,7 +2,7 @@
 
 A conversation longer than the context keeps its system prompt and its newest
 turns; the oldest exchanges are left out, and the reply says how many. Retrieved
-document text (RAG) will share the same budget. When the budget has to cut, it
+document text shares the same budget (``grounding.fit_grounded``). When the budget has to cut, it
 cuts a little deeper than needed and remembers where, so the next few turns
 keep the same prefix and reuse the KV cache instead of evaluating everything again.
 """
@@ -21,10 +21,11 @@ CUT_TARGET = 0.75
 
 @dataclass(frozen=True)
 class FittedConversation:
-    """The messages that go to the model, and how many turns were left out."""
+    """The messages that go to the model, how many turns were left out, how many passages went in."""
 
     messages: tuple[ChatMessage, ...]
     left_out: int
+    passages_used: int = 0
 
 
 def reply_reserve(context_length: int, max_tokens: int) -> int:

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
-from reflexia.core.engine.values import GenerationRequest, GenerationResult, ModelInfo, SamplingParams
+from reflexia.core.engine.values import (
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    Passage,
+    SamplingParams,
+)
 
 _KEPT_STOPS = frozenset({"eos", "length"})  # a stopped or truncated reply is not the answer
 
@@ -23,6 +29,7 @@ class CacheKey:
     quantization: str
     role: str
     messages: tuple[tuple[str, str], ...]
+    passages: tuple[Passage, ...] | None
     sampling: SamplingParams
 
 
@@ -31,7 +38,7 @@ def cache_key(request: GenerationRequest, model: ModelInfo, role: str) -> CacheK
     if request.sampling.temperature > 0 or request.ignore_eos:
         return None
     messages = tuple((m.role, m.content) for m in request.messages)
-    return CacheKey(str(model.ref), model.quantization, role, messages, request.sampling)
+    return CacheKey(str(model.ref), model.quantization, role, messages, request.passages, request.sampling)
 
 
 class ResponseCache:

@@ -78,6 +78,14 @@ class BackendCapabilities:
 
 
 @dataclass(frozen=True)
+class Passage:
+    """A passage of the user's documents, retrieved for the newest message."""
+
+    source: str  # where it comes from, as the model reads it: "manual.pdf, page 3"
+    text: str
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """One reply to produce for a conversation."""
 
@@ -85,6 +93,8 @@ class GenerationRequest:
     sampling: SamplingParams = SamplingParams()
     conversation_id: str = ""  # whose KV cache this is; "" for one-off requests
     ignore_eos: bool = False  # benchmarks: always produce max_tokens
+    # Documents: None when not searched; () when searched and nothing relevant was found.
+    passages: tuple[Passage, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,7 @@ class GenerationStats:
     total_s: float
     stop_reason: StopReason
     left_out_messages: int = 0  # oldest turns left out so the conversation fits the context
+    passages_used: int = 0  # the first retrieved passages that fitted beside the conversation
 
 
 @dataclass(frozen=True)

@@ -64,10 +64,11 @@ def _speaker(message: StoredMessage) -> str:
 
 
 def _source_name(source: Mapping[str, object]) -> str:
+    page = source.get("page")
     for key in ("title", "name", "path", "source", "url"):
         value = source.get(key)
         if isinstance(value, str) and value:
-            return value
+            return f"{value}, page {page}" if isinstance(page, int) else value
     return str(dict(source))
 
 

@@ -25,8 +25,9 @@ import llama_cpp
 from reflexia.core.config.logging_setup import route_llama_log
 from reflexia.core.config.settings import Settings
 from reflexia.core.engine.chat_template import render_prompt
-from reflexia.core.engine.context_budget import fit_conversation, reply_reserve
+from reflexia.core.engine.context_budget import FittedConversation, reply_reserve
 from reflexia.core.engine.conversation import ChatMessage
+from reflexia.core.engine.grounding import fit_grounded
 from reflexia.core.engine.llama_cpp.kv_cache import ConversationCache
 from reflexia.core.engine.llama_cpp.options import (
     FLASH_ATTENTION,
@@ -245,8 +246,8 @@ class LlamaCppBackend:
             eos_token=self._token_text(eos) if eos >= 0 else "",
         )
 
-    def _fit(self, request: GenerationRequest) -> tuple[tuple[ChatMessage, ...], int]:
-        """The messages that fit the context with room for the reply, and how many turns were left out."""
+    def _fit(self, request: GenerationRequest) -> FittedConversation:
+        """The messages that fit the context with room for the reply (grounded in the passages, if any)."""
         budget = self._n_ctx - reply_reserve(self._n_ctx, request.sampling.max_tokens)
 
         def count(messages: Sequence[ChatMessage]) -> int:
@@ -255,9 +256,11 @@ class LlamaCppBackend:
                 return len(prompt)
             return len(self.tokenize(prompt, add_bos=False)) + 1
 
-        fitted = fit_conversation(request.messages, count, budget, previous_cut=self.cache.active.left_out)
+        fitted = fit_grounded(
+            request.messages, request.passages, count, budget, previous_cut=self.cache.active.left_out
+        )
         self.cache.active.left_out = fitted.left_out
-        return fitted.messages, fitted.left_out
+        return fitted
 
     def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], list[tuple[str, int]]]:
         """Tokens of the rendered prompt, and the segments that spell them."""
@@ -343,8 +346,8 @@ class LlamaCppBackend:
         self._require_loaded()
         started = time.perf_counter()
         self.cache.switch_to(self._ctx, request.conversation_id)
-        messages, left_out = self._fit(request)
-        tokens, segments = self._prompt_tokens(messages)
+        fitted = self._fit(request)
+        tokens, segments = self._prompt_tokens(fitted.messages)
         if len(tokens) >= self._n_ctx:
             raise GenerationError(
                 f"The conversation is {len(tokens)} tokens long, more than the {self._n_ctx}-token "
@@ -421,7 +424,8 @@ class LlamaCppBackend:
             tokens_per_s=(completion - 1) / (finished - first) if completion > 1 else 0.0,
             total_s=finished - started,
             stop_reason=stop_reason,
-            left_out_messages=left_out,
+            left_out_messages=fitted.left_out,
+            passages_used=fitted.passages_used,
         )
         log.info(
             "generated %d tokens (%s): prompt %d (+%d cached), ttft %.3fs, %.1f tok/s",

@@ -23,6 +23,7 @@ import httpx
 import ollama
 
 from reflexia.core.config.settings import Settings
+from reflexia.core.engine.grounding import grounded_messages
 from reflexia.core.engine.values import (
     BackendCapabilities,
     GenerationRequest,
@@ -263,7 +264,8 @@ class OllamaBackend:
         }
         if sampling.seed >= 0:  # a negative seed means "random", which is Ollama's default
             options["seed"] = sampling.seed
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        grounded = grounded_messages(request.messages, request.passages)  # the server fits its context
+        messages = [{"role": m.role, "content": m.content} for m in grounded]
         action = f"reply with {info.name}"
         started = time.perf_counter()
         pieces: list[str] = []
@@ -317,6 +319,7 @@ class OllamaBackend:
             tokens_per_s=decode_rate,
             total_s=finished - started,
             stop_reason=stop_reason,
+            passages_used=len(request.passages or ()),
         )
         log.info(
             "Ollama generated %d tokens (%s): prompt %d, ttft %.3fs, %.1f tok/s",
