@@ -20,6 +20,7 @@ from reflexia import __version__
 from reflexia.cli.documents import add_documents_parser
 from reflexia.cli.history import add_history_parser, cmd_history
 from reflexia.core.errors import ReflexiaError
+from reflexia.core.rag.values import DEFAULT_COLLECTION
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +44,8 @@ def _build_parser() -> argparse.ArgumentParser:
     chat = commands.add_parser(
         "chat", help="answer one prompt, or hold a conversation read from standard input (one turn a line)"
     )
-    chat.add_argument(
-        "--model",
-        required=True,
-        metavar="REF",
-        help="a GGUF file, a name from `reflexia models`, or ollama:NAME",
-    )
+    chat_model_help = "a GGUF file, a name from `reflexia models`, or ollama:NAME"
+    chat.add_argument("--model", required=True, metavar="REF", help=chat_model_help)
     chat.add_argument(
         "--prompt", default=None, help="the user's message; without it, turns are read from standard input"
     )
@@ -65,6 +62,26 @@ def _build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--role", default=None, help="the expert role to answer as (see `reflexia roles`)")
     chat.add_argument(
         "--save", action="store_true", help="keep the conversation in the history the window shows"
+    )
+
+    ask = commands.add_parser("ask", help="answer a question from a document collection, citing the sources")
+    ask.add_argument("question", nargs="+", metavar="QUESTION", help="the question")
+    ask.add_argument(
+        "--model",
+        required=True,
+        metavar="REF",
+        help="a GGUF file, a name from `reflexia models`, or ollama:NAME",
+    )
+    ask.add_argument(
+        "--collection", default=DEFAULT_COLLECTION, metavar="NAME", help="the collection to search"
+    )
+    ask.add_argument("--json", action="store_true", help="print one JSON object: text, sources and stats")
+    ask.add_argument("--role", default=None, help="the expert role to answer as (see `reflexia roles`)")
+    ask.add_argument("--max-tokens", type=int, default=None, help="longest reply in tokens")
+    ask.add_argument("--temperature", type=float, default=None, help="0 for greedy decoding")
+    ask.add_argument("--seed", type=int, default=None, help="sampling seed for repeatable replies")
+    ask.add_argument(
+        "--load-anyway", action="store_true", help="load even if the model does not fit in memory"
     )
 
     demo = commands.add_parser("demo", help="a tour of what Reflexia does, headless (or --gui in the window)")
@@ -238,11 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _log_start(args.command, configure_logging("INFO", verbose=args.verbose))
         from reflexia.cli import documents as cli_documents
         from reflexia.cli import library as cli_library
+        from reflexia.cli.ask import cmd_ask
         from reflexia.cli.chat import cmd_chat, cmd_roles
         from reflexia.cli.demo import cmd_demo
 
         commands: dict[str, Callable[[argparse.Namespace], int]] = {
             "chat": cmd_chat,
+            "ask": cmd_ask,
             "roles": cmd_roles,
             "demo": cmd_demo,
             "inspect": _cmd_inspect,

@@ -17,7 +17,7 @@ from reflexia.core.engine.values import (
     SamplingParams,
 )
 from reflexia.core.errors import ReflexiaError
-from reflexia.core.rag.values import DEFAULT_COLLECTION, SearchHit
+from reflexia.core.rag.values import DEFAULT_COLLECTION, SearchHit, passage_of
 from reflexia.core.roles.library import sampling_for
 from reflexia.services.documents import DocumentsService
 from reflexia.services.inference import InferenceService
@@ -27,12 +27,6 @@ log = logging.getLogger(__name__)
 
 def _nothing_generated() -> GenerationResult:
     return GenerationResult("", GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0, "cancelled"))
-
-
-def passage_of(hit: SearchHit) -> Passage:
-    """A search hit as the model reads it: where it comes from, and its text."""
-    where = hit.source.name + (f", page {hit.page}" if hit.page is not None else "")
-    return Passage(where, hit.text)
 
 
 class ChatSession(QObject):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from reflexia.core.engine.values import Passage
+
 #: The collection documents go into when none is named.
 DEFAULT_COLLECTION = "default"
 
@@ -170,3 +172,9 @@ class SearchHit:
             "similarity": round(self.similarity, 4),
             "text": self.text,
         }
+
+
+def passage_of(hit: SearchHit) -> Passage:
+    """A hit as the model reads it beside the question: where it comes from, and its text."""
+    where = hit.source.name + (f", page {hit.page}" if hit.page is not None else "")
+    return Passage(where, hit.text)
