@@ -41,6 +41,8 @@ def test_a_question_the_documents_do_not_answer_cites_nothing(tmp_path: Path, sm
     assert json.loads(run.stdout)["sources"] == []
 
 
-def test_asking_a_collection_that_does_not_exist_is_one_clear_line(tmp_path: Path, smollm2_model: Path) -> None:
+def test_asking_a_collection_that_does_not_exist_is_one_clear_line(
+    tmp_path: Path, smollm2_model: Path
+) -> None:
     run = reflexia_cli("ask", QUESTION, "--model", smollm2_model, "--collection", "nope")
     assert_one_line_error(run, "there is no document collection named 'nope'")
