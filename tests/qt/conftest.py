@@ -53,7 +53,10 @@ def no_leaked_qt_threads() -> Iterator[None]:
 
 def _running_qthreads() -> list[QThread]:
     current = QThread.currentThread()  # the GUI thread runs throughout; it is no leak
-    return [o for o in gc.get_objects() if isinstance(o, QThread) and o is not current and _is_running(o)]
+    # type(), not isinstance(): some objects (torch's deprecated aliases) warn when asked their __class__.
+    return [
+        o for o in gc.get_objects() if issubclass(type(o), QThread) and o is not current and _is_running(o)
+    ]
 
 
 def _is_running(thread: QThread) -> bool:

@@ -243,6 +243,8 @@ class DocumentsWorker(QObject):
         else:
             self.progress.emit(progress)
             if progress.summary is not None:
+                if progress.summary.cancelled:  # the user's Cancel: what was left is not resumed later
+                    self._opened().drop_unfinished(progress.summary.collection)
                 self.run_finished.emit(progress.summary)
             QTimer.singleShot(0, self._step)
             return
@@ -382,7 +384,7 @@ class DocumentsService(QObject):
             self.paused_changed.emit(paused)
 
     def cancel(self) -> None:
-        """Stop the running run soon; files not done are left out (and not resumed later)."""
+        """Stop the running run before its next step; files not done are left out (not resumed later)."""
         self._worker.cancel.set()
         if self._paused:
             self.set_paused(False)
@@ -399,9 +401,8 @@ class DocumentsService(QObject):
         self._settings_changed.emit(settings)
 
     def shutdown(self) -> None:
-        """Stop the worker; a run in progress stays queued and resumes at the next start."""
+        """Stop the worker after its current step; the run's files stay queued for the next start."""
         self._idle.stop()
-        self._worker.cancel.set()
         self._thread.quit()
         self._thread.wait()
 

@@ -178,6 +178,16 @@ class DocumentIndex:
         """Files a run was asked for and did not finish (cancelled, quit, killed): (collection, path)."""
         return self._catalog.queued()
 
+    def drop_unfinished(self, collection: str) -> int:
+        """Forget the files of a collection's unfinished runs (the user cancelled them); returns how many."""
+        stored = self._catalog.collection(collection)
+        if stored is None:
+            return 0
+        dropped = [path for name, path in self.unfinished() if name == collection]
+        for path in dropped:
+            self._catalog.dequeue(stored.id, path)
+        return len(dropped)
+
     def _existing_collection(self, name: str) -> StoredCollection:
         stored = self._catalog.collection(name)
         if stored is None:
