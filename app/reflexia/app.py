@@ -165,6 +165,8 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         folder_watcher=folder_watcher,
     )
     roles.role_changed.connect(window.sync_documents_toggle)  # after the chat took the role
+    documents.reserve_changed.connect(governor.set_reserved_bytes)
+    documents.reserve_changed.connect(library.set_reserved_bytes)
     errors = ErrorRelay()
     errors.error.connect(window.show_error)
     app = ReflexiaApp(

@@ -237,3 +237,24 @@ def test_the_window_opens_without_importing_the_heavy_document_libraries(tmp_pat
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().splitlines()[-1] == "none"
+
+
+def test_the_embedder_is_counted_before_it_loads_and_released_when_unused(
+    qtbot: QtBot, make_app, tmp_path: Path
+) -> None:
+    from reflexia.core.rag.embedder import load_bytes
+
+    app = make_app()
+    assert app.library.reserved_bytes == 0
+    app.window.set_documents_on(True)  # the next message will need the embeddings model
+    assert app.documents.reserved_bytes == load_bytes() > 0
+    assert app.library.reserved_bytes == app.documents.reserved_bytes  # model fits leave room for it
+
+    with qtbot.waitSignal(app.documents.run_finished, timeout=INDEX_MS):
+        app.window.add_documents([write_grounding_docs(tmp_path / "docs")])
+    qtbot.waitUntil(lambda: app.documents.embedder_in_memory, timeout=10_000)
+    assert app.documents.reserved_bytes == 0  # in memory, it is part of what the process uses
+
+    app.documents.release_idle_embedder(0.0)
+    qtbot.waitUntil(lambda: not app.documents.embedder_in_memory, timeout=10_000)
+    assert app.documents.reserved_bytes == load_bytes()  # documents are still on: room is kept again

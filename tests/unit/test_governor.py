@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -127,6 +128,8 @@ def test_budget_counts_the_unloaded_model_and_both_caps() -> None:
     assert rung_budget(at(0, 99), config) == 0
     assert fits(RungOption("x", 19 * GIB), 22 * GIB, 0.1)
     assert not fits(RungOption("x", 21 * GIB), 22 * GIB, 0.1)
+    # Memory kept for the embeddings model about to load is not a rung's to take.
+    assert rung_budget(sample, replace(config, reserved_bytes=GIB), 32 * GIB) == 31 * GIB
 
 
 # Scripted traces

@@ -198,3 +198,15 @@ def test_an_estimate_is_plain_data() -> None:
 
     assert estimate.total_bytes == 10
     assert estimate.total_mb == pytest.approx(10 / MiB)
+
+
+def test_memory_kept_for_the_embeddings_model_is_not_offered_to_the_model(tiny: GGUFInfo) -> None:
+    from dataclasses import replace
+
+    from reflexia.core.rag.embedder import FIRST_LOAD_BYTES
+
+    needed = estimate_memory(tiny, 2048).total_bytes
+    budget = budget_with(needed + FIRST_LOAD_BYTES // 2)
+    assert check_fit(tiny, 2048, budget).verdict == "fits"
+    # Documents are on and the embedder is not loaded yet: the model must leave room for it.
+    assert check_fit(tiny, 2048, replace(budget, reserved_bytes=FIRST_LOAD_BYTES)).verdict == "too_large"

@@ -114,7 +114,7 @@ class ChatSession(QObject):
         self.role_name = role.name
         self.conversation.system_prompt = role.system_prompt
         self._sampling = sampling_for(role, self._defaults)
-        self.documents_on = role.use_documents and self._documents is not None
+        self.set_documents(role.use_documents)
 
     def used_sources(self, result: GenerationResult) -> list[dict[str, object]] | None:
         """The passages the reply drew on, as the history keeps them; [] when nothing relevant was found."""
@@ -127,6 +127,8 @@ class ChatSession(QObject):
         self.documents_on = on and self._documents is not None
         if collection:
             self.collection = collection
+        if self._documents is not None:
+            self._documents.note_in_use(self.documents_on)
 
     def set_defaults(self, sampling: SamplingParams, *, log_content: bool) -> None:
         """New sampling defaults from the settings (the role's own values still win), from the next reply."""

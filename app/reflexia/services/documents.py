@@ -11,7 +11,6 @@ crash) is in the catalog's queue and is resumed by :meth:`DocumentsService.start
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 from collections import deque
@@ -24,6 +23,7 @@ from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 
 from reflexia.core.config.settings import Settings
 from reflexia.core.errors import ReflexiaError
+from reflexia.core.rag.embedder import load_bytes
 from reflexia.core.rag.values import DEFAULT_COLLECTION, CollectionInfo, DocumentInfo, IndexProgress
 
 if TYPE_CHECKING:
@@ -192,7 +192,6 @@ class DocumentsWorker(QObject):
             return
         if index.embedder.idle_seconds >= idle_s:
             index.embedder.unload()
-            gc.collect()
             log.info("released the embeddings model after %.0f s unused", idle_s)
             self.embedder_loaded.emit(False)
 
@@ -287,6 +286,8 @@ class DocumentsService(QObject):
         found(int, list[SearchHit]), search_failed(int, str): answers to :meth:`search`.
         busy_changed(bool): a run started or the last one ended.
         paused_changed(bool): the run was paused or goes on.
+        reserve_changed(int): memory to keep free for the embeddings model: what loading it would
+            take while documents are in use and it is not in memory, else 0.
     """
 
     progress = Signal(object)
@@ -297,6 +298,7 @@ class DocumentsService(QObject):
     search_failed = Signal(int, str)
     busy_changed = Signal(bool)
     paused_changed = Signal(bool)
+    reserve_changed = Signal(int)
 
     _index_requested = Signal(object, str, bool)
     _sync_requested = Signal(object, str)
@@ -313,6 +315,8 @@ class DocumentsService(QObject):
         self.collection = DEFAULT_COLLECTION  # where added documents go, and what the chat searches
         self.view = DocumentsView()
         self.embedder_in_memory = False
+        self.in_use = False  # a chat answers from the documents
+        self.reserved_bytes = 0
         self._top_k = settings.rag.top_k
         self._tickets = 0
         self._busy = False
@@ -406,11 +410,24 @@ class DocumentsService(QObject):
         self._thread.quit()
         self._thread.wait()
 
+    def note_in_use(self, in_use: bool) -> None:
+        """A chat turned answering from the documents on or off."""
+        self.in_use = in_use
+        self._update_reserve()
+
+    def _update_reserve(self) -> None:
+        needed = (self.in_use or self._busy) and not self.embedder_in_memory
+        reserved = load_bytes() if needed else 0
+        if reserved != self.reserved_bytes:
+            self.reserved_bytes = reserved
+            self.reserve_changed.emit(reserved)
+
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
         self._busy = busy
         if not busy:
             self.set_paused(False)
+        self._update_reserve()
         self.busy_changed.emit(busy)
 
     @Slot(object)
@@ -420,9 +437,14 @@ class DocumentsService(QObject):
 
     @Slot(bool)
     def _on_embedder_loaded(self, loaded: bool) -> None:
-        self.embedder_in_memory = loaded
+        self.embedder_in_memory = loaded  # in memory, it is counted in what the process uses
+        self._update_reserve()
+
+    def release_idle_embedder(self, idle_s: float = EMBEDDER_IDLE_S) -> None:
+        """Give back the embeddings model's memory if it has not been used for ``idle_s``."""
+        if self.embedder_in_memory and not self.busy:
+            self._release_requested.emit(idle_s)
 
     @Slot()
     def _check_idle(self) -> None:
-        if self.embedder_in_memory and not self.busy:
-            self._release_requested.emit(EMBEDDER_IDLE_S)
+        self.release_idle_embedder()

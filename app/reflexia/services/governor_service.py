@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -82,6 +82,11 @@ class _Enabled:
 
 
 @dataclass(frozen=True)
+class _Reserved:
+    reserved_bytes: int
+
+
+@dataclass(frozen=True)
 class _NewSettings:
     settings: Settings
 
@@ -91,7 +96,7 @@ class _Conversation:
     messages: tuple[ChatMessage, ...]
 
 
-_Command = _Track | _SetCurrent | _Pin | _LowestRung | _Enabled | _NewSettings | _Conversation
+_Command = _Track | _SetCurrent | _Pin | _LowestRung | _Enabled | _Reserved | _NewSettings | _Conversation
 
 
 class MemorySampler(QThread):
@@ -124,6 +129,7 @@ class MemorySampler(QThread):
         self._lowest: str | None = None  # the role's lowest acceptable rung
         self._enabled = settings.memory.governor_enabled
         self._complexity = 0.0
+        self._reserved = 0
 
     @property
     def state(self) -> GovernorState | None:
@@ -179,9 +185,15 @@ class MemorySampler(QThread):
                 self._lowest = command.rung
             elif isinstance(command, _Enabled):
                 self._enabled = command.enabled
+            elif isinstance(command, _Reserved):
+                self._reserved = command.reserved_bytes
+                self._config = replace(self._config, reserved_bytes=self._reserved)
+                if self._governor is not None:
+                    self._governor.reconfigure(self._config)
             elif isinstance(command, _NewSettings):
                 self._settings = command.settings
-                self._config = GovernorConfig.from_settings(command.settings.memory)
+                config = GovernorConfig.from_settings(command.settings.memory)
+                self._config = replace(config, reserved_bytes=self._reserved)
                 self._enabled = command.settings.memory.governor_enabled
                 if self._governor is not None:
                     self._governor.reconfigure(self._config)
@@ -194,7 +206,7 @@ class MemorySampler(QThread):
     def _options(self) -> list[RungOption]:
         if self._family is None:
             return []
-        budget = MemoryBudget.from_system(self._settings.memory)
+        budget = MemoryBudget.from_system(self._settings.memory, self._reserved)
         self._reports = family_report(
             self._family,
             self._context_length,
@@ -318,6 +330,11 @@ class GovernorService(QObject):
         """New memory thresholds, on/off and estimate parameters, from the next sample on."""
         self._settings = settings
         self._sampler.post(_NewSettings(settings))
+
+    @Slot(int)
+    def set_reserved_bytes(self, reserved_bytes: int) -> None:
+        """Keep ``reserved_bytes`` free beside the model for what is about to load (the embeddings model)."""
+        self._sampler.post(_Reserved(reserved_bytes))
 
     @Slot(object)
     def apply_role(self, role: Role) -> None:

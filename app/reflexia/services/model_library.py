@@ -45,10 +45,10 @@ class LibrarySnapshot:
         return next((e for e in self.entries if e.report.path == path), None)
 
 
-def build_snapshot(models_dir: Path, settings: Settings) -> LibrarySnapshot:
+def build_snapshot(models_dir: Path, settings: Settings, reserved_bytes: int = 0) -> LibrarySnapshot:
     """Scan and estimate (runs on a worker: it reads every file's header)."""
     catalog = scan_catalog([models_dir])
-    budget = MemoryBudget.from_system(settings.memory)
+    budget = MemoryBudget.from_system(settings.memory, reserved_bytes)
     entries = [
         LibraryEntry(family.display_name, report)
         for family in catalog.families
@@ -64,10 +64,10 @@ def build_snapshot(models_dir: Path, settings: Settings) -> LibrarySnapshot:
     return LibrarySnapshot(catalog, tuple(entries))
 
 
-def check_file(path: Path, settings: Settings) -> FitResult:
+def check_file(path: Path, settings: Settings, reserved_bytes: int = 0) -> FitResult:
     """The fit verdict of one file, e.g. one opened from outside the library (runs on a worker)."""
     info = read_gguf(path)
-    budget = MemoryBudget.from_system(settings.memory)
+    budget = MemoryBudget.from_system(settings.memory, reserved_bytes)
     return check_fit(
         info,
         settings.model.context_length,
@@ -95,6 +95,7 @@ class ModelLibraryService(QObject):
         self._models_dir = models_dir
         self._settings = settings
         self.snapshot: LibrarySnapshot | None = None
+        self.reserved_bytes = 0  # memory set aside for the embeddings model (see DocumentsService)
         self._jobs: list[Job] = []
         self._watcher = QFileSystemWatcher(self)
         self._debounce = QTimer(self)
@@ -111,6 +112,13 @@ class ModelLibraryService(QObject):
     def _watch(self) -> None:
         if self._models_dir.is_dir() and str(self._models_dir) not in self._watcher.directories():
             self._watcher.addPath(str(self._models_dir))
+
+    @Slot(int)
+    def set_reserved_bytes(self, reserved_bytes: int) -> None:
+        """Judge fits with ``reserved_bytes`` kept free for the embeddings model (from the next check)."""
+        if reserved_bytes != self.reserved_bytes:
+            self.reserved_bytes = reserved_bytes
+            self.rescan()
 
     @property
     def models_dir(self) -> Path:
@@ -131,7 +139,13 @@ class ModelLibraryService(QObject):
     def rescan(self) -> None:
         """Scan again on a worker; ``scanned`` follows."""
         self._watch()
-        job = Job("Scanning the models folder", build_snapshot, self._models_dir, self._settings)
+        job = Job(
+            "Scanning the models folder",
+            build_snapshot,
+            self._models_dir,
+            self._settings,
+            self.reserved_bytes,
+        )
         job.returned.connect(self._on_scanned)
         job.finished.connect(self._on_job_finished)
         self._jobs.append(job)
@@ -139,7 +153,7 @@ class ModelLibraryService(QObject):
 
     def check(self, path: Path) -> None:
         """Work out ``path``'s fit verdict on a worker; ``file_checked`` or ``check_failed`` follows."""
-        job = Job("Checking the model", check_file, path, self._settings, tag=path)
+        job = Job("Checking the model", check_file, path, self._settings, self.reserved_bytes, tag=path)
         job.returned.connect(self._on_checked)
         job.failed.connect(self._on_check_failed)
         job.finished.connect(self._on_job_finished)

@@ -246,22 +246,25 @@ class MemoryBudget:
         available_bytes: Memory available now without swapping (psutil's ``available``).
         max_memory_percent: At most this share of total memory may be in use, by all programs.
         min_free_bytes: Always leave this much available.
+        reserved_bytes: Set aside for something about to load beside the model (the embeddings model).
     """
 
     total_bytes: int
     available_bytes: int
     max_memory_percent: float
     min_free_bytes: int
+    reserved_bytes: int = 0
 
     @classmethod
-    def from_system(cls, settings: MemorySettings) -> MemoryBudget:
-        """The budget now, from psutil and the memory settings."""
+    def from_system(cls, settings: MemorySettings, reserved_bytes: int = 0) -> MemoryBudget:
+        """The budget now, from psutil and the memory settings, less ``reserved_bytes``."""
         memory = psutil.virtual_memory()
         return cls(
             total_bytes=int(memory.total),
             available_bytes=int(memory.available),
             max_memory_percent=float(settings.max_memory_percent),
             min_free_bytes=settings.min_free_memory_mb * MB,
+            reserved_bytes=reserved_bytes,
         )
 
     def usable_bytes(self, already_loaded_bytes: int = 0) -> int:
@@ -277,7 +280,7 @@ class MemoryBudget:
         available = self.available_bytes + already_loaded_bytes
         used_by_others = self.total_bytes - available
         under_cap = self.total_bytes * self.max_memory_percent / 100 - used_by_others
-        return max(0, int(min(available - self.min_free_bytes, under_cap)))
+        return max(0, int(min(available - self.min_free_bytes, under_cap)) - self.reserved_bytes)
 
 
 @dataclass(frozen=True)

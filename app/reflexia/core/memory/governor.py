@@ -63,6 +63,7 @@ class GovernorConfig:
     max_memory_percent: float = 85.0  # of total, for other programs and the model together
     min_free_bytes: int = 1024 * MB  # always left free; below it pressure is critical at once
     headroom_fraction: float = 0.1  # a rung's estimate must fit with this share to spare
+    reserved_bytes: int = 0  # set aside for what loads beside the model (the embeddings model)
 
     def __post_init__(self) -> None:
         if not 0 < self.high_percent < self.critical_percent <= 100:
@@ -204,7 +205,7 @@ def rung_budget(
         budget = min(
             budget, sample.total_bytes * (config.high_percent - config.hysteresis_percent) / 100 - others
         )
-    return max(0, int(budget))
+    return max(0, int(budget) - config.reserved_bytes)
 
 
 def fits(option: RungOption, budget_bytes: int, headroom_fraction: float) -> bool:
