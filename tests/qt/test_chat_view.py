@@ -358,3 +358,43 @@ def test_a_long_stats_line_wraps_instead_of_pushing_the_reply_out_of_view(qtbot:
     assert bubble.copy_button is not None and bubble.copy_button.isVisible()
     copy_right = bubble.copy_button.mapTo(view.viewport(), bubble.copy_button.rect().topRight()).x()
     assert copy_right <= view.viewport().width()
+
+
+def test_a_link_in_a_reply_opens_only_after_the_user_saw_where_it_goes(qtbot: QtBot) -> None:
+    from PySide6.QtCore import QObject, QUrl, Slot
+    from PySide6.QtGui import QDesktopServices
+    from PySide6.QtWidgets import QMessageBox
+
+    class Opened(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.urls: list[str] = []
+
+        @Slot(QUrl)
+        def open(self, url: QUrl) -> None:
+            self.urls.append(url.toString())
+
+    view = _view(qtbot)
+    # Document text can carry a link whose words name one site and whose target is another.
+    bubble = view.add_message("assistant", "See [the official docs](https://evil.example/steal).")
+    [label] = [w for w in bubble.findChildren(FrozenLabel) if "href" in w.text()]
+    opened = Opened()
+    shown: list[str] = []
+
+    def answer(button: QMessageBox.StandardButton) -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        shown.append(box.informativeText())
+        box.button(button).click()
+
+    QDesktopServices.setUrlHandler("https", opened, "open")
+    try:
+        QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.Cancel))
+        label.linkActivated.emit("https://evil.example/steal")
+        assert opened.urls == []
+        QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.Open))
+        label.linkActivated.emit("https://evil.example/steal")
+        assert opened.urls == ["https://evil.example/steal"]
+    finally:
+        QDesktopServices.unsetUrlHandler("https")
+    assert shown == ["https://evil.example/steal"] * 2

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QToolTip,
@@ -37,8 +38,26 @@ def open_link(href: str, codes: Sequence[str]) -> None:
             QToolTip.showText(QCursor.pos(), "Copied")
         return
     url = QUrl(href)
-    if url.scheme() in _LINK_SCHEMES:
+    if url.scheme() in _LINK_SCHEMES and confirm_link(url):
         QDesktopServices.openUrl(url)
+
+
+def confirm_link(url: QUrl) -> bool:
+    """Ask before opening a link from a reply: its text may come from an untrusted document.
+
+    The dialog shows the whole address, so a link whose text names one site and whose
+    target is another is seen for what it is.
+    """
+    box = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Open link?",
+        "This link in the reply opens:",
+        QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel,
+    )
+    box.setObjectName("confirmLink")
+    box.setInformativeText(url.toDisplayString())
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return box.exec() == QMessageBox.StandardButton.Open
 
 
 def flash_copied(button: QPushButton) -> None:
