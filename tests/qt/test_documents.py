@@ -158,7 +158,8 @@ def test_indexing_shows_progress_pauses_cancels_and_names_each_failure(
         qtbot.waitUntil(lambda: any(p.files_done >= 2 for p in seen), timeout=INDEX_MS)
         assert panel.progress_box.isVisible()
         assert "files" in panel.progress_label.text() and "chunks" in panel.progress_label.text()
-        assert panel.status_of(folder / "aaa-broken.txt").startswith("failed: ")
+        assert panel.status_of(folder / "aaa-broken.txt") == "failed"
+        assert panel.failures.isVisible() and "aaa-broken.txt</b>: " in panel.failures.text()
 
         app.documents.set_paused(True)
         assert panel.pause_button.text() == "Resume"

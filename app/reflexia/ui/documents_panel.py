@@ -7,6 +7,7 @@ outcome (indexed, unchanged, failed with the reason) appears in the list as it c
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -89,6 +90,7 @@ class DocumentsPanel(QWidget):
 
         self.progress = QProgressBar()
         self.progress.setObjectName("indexingProgress")
+        self.progress.setTextVisible(False)  # the line below says it in words
         self.progress_label = QLabel()
         self.progress_label.setObjectName("indexingStatus")
         self.progress_label.setWordWrap(True)
@@ -103,8 +105,13 @@ class DocumentsPanel(QWidget):
         self.tree.setObjectName("documentsList")
         self.tree.setHeaderLabels(["Document", "Status", "Chunks"])
         self.tree.setRootIsDecorated(False)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.tree.header().setStretchLastSection(False)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # report-2024-…-final.pdf
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.resizeSection(1, 170)
         self.tree.itemSelectionChanged.connect(self._on_selection)
         self.remove_button = QPushButton("Remove")
         self.reindex_button = QPushButton("Re-index")
@@ -146,6 +153,12 @@ class DocumentsPanel(QWidget):
         self.last_run.hide()
         column.addWidget(self.last_run)
         column.addWidget(self.tree, 1)
+        self.failures = QLabel()
+        self.failures.setObjectName("indexingFailures")
+        self.failures.setWordWrap(True)
+        self.failures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.failures.hide()
+        column.addWidget(self.failures)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.reindex_button)
@@ -158,6 +171,8 @@ class DocumentsPanel(QWidget):
         row.addWidget(self.unwatch_button)
         column.addLayout(row)
         self._on_selection()
+        self._on_watched_changed()
+        self.setMinimumWidth(400)
 
         documents.progress.connect(self._on_progress)
         documents.run_finished.connect(self._on_run_finished)
@@ -213,6 +228,7 @@ class DocumentsPanel(QWidget):
         self.progress_box.setVisible(busy)
         if busy:
             self._outcomes.clear()
+            self.failures.hide()
             self.progress.setRange(0, 0)
             self.progress_label.setText("Starting…")
             self.current_label.clear()
@@ -279,13 +295,23 @@ class DocumentsPanel(QWidget):
     def _show_outcome(self, outcome: DocumentOutcome) -> None:
         item = self._item(outcome.path)
         if outcome.status == "failed":
-            item.setText(1, f"failed: {outcome.error}")
+            item.setText(1, "failed")
+            item.setToolTip(0, f"{outcome.path}\n{outcome.error}")
             item.setToolTip(1, outcome.error or "")
             item.setForeground(1, QBrush(QColor("#c0392b")))
+            self._show_failures()
         else:
             item.setText(1, outcome.status)
             if outcome.chunks:
                 item.setText(2, str(outcome.chunks))
+
+    def _show_failures(self) -> None:
+        failed = [o for o in self._outcomes.values() if o.status == "failed"]
+        shown = [f"<b>{html.escape(o.path.name)}</b>: {html.escape(o.error or '')}" for o in failed[:5]]
+        if len(failed) > 5:
+            shown.append(f"and {len(failed) - 5} more (hover over a file for its reason)")
+        self.failures.setText("Could not index:<br>" + "<br>".join(shown))
+        self.failures.setVisible(bool(failed))
 
     def status_of(self, path: Path) -> str:
         """The status shown for ``path`` ("" when it is not listed)."""
@@ -307,8 +333,12 @@ class DocumentsPanel(QWidget):
     @Slot()
     def _on_remove(self) -> None:
         for path in self._selected_paths():
-            self._outcomes.pop(path, None)
-            self._documents.remove(path, self._documents.collection)
+            outcome = self._outcomes.pop(path, None)
+            if outcome is not None and outcome.status == "failed":  # never indexed: only listed
+                self._on_view_changed(self._documents.view)
+                self._show_failures()
+            else:
+                self._documents.remove(path, self._documents.collection)
 
     @Slot()
     def _on_reindex(self) -> None:

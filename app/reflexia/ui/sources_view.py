@@ -11,7 +11,7 @@ import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Slot
+from PySide6.QtCore import QEvent, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
 
@@ -84,6 +84,15 @@ class SourcesView(QFrame):
             link.linkActivated.connect(self._open)
             column.addWidget(link)
             self.links.append(link)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        """Colour the links for a new theme (rich text takes the palette's link colour when set)."""
+        if event.type() == QEvent.Type.PaletteChange:
+            for link in self.links:
+                text = link.text()
+                link.clear()
+                link.setText(text)
+        super().changeEvent(event)
 
     @Slot(str)
     def _open(self, href: str) -> None:
