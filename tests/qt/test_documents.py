@@ -259,3 +259,46 @@ def test_the_embedder_is_counted_before_it_loads_and_released_when_unused(
     app.documents.release_idle_embedder(0.0)
     qtbot.waitUntil(lambda: not app.documents.embedder_in_memory, timeout=10_000)
     assert app.documents.reserved_bytes == load_bytes()  # documents are still on: room is kept again
+
+
+def test_documents_follow_the_role_and_the_chat_switch(qtbot: QtBot, make_app) -> None:
+    app = make_app()
+    panel = app.window.documents_panel
+    assert panel is not None
+    assert not app.chat.documents_on and not panel.use_documents.isChecked()
+    app.roles.choose("Research Assistant")  # a role that answers from the documents
+    assert app.chat.documents_on and panel.use_documents.isChecked()
+    panel.use_documents.click()  # this chat only: off
+    assert not app.chat.documents_on
+    app.roles.choose("Code Assistant")
+    assert not app.chat.documents_on and not panel.use_documents.isChecked()
+
+
+def test_a_document_is_removed_and_re_indexed_from_the_panel(qtbot: QtBot, make_app, tmp_path: Path) -> None:
+    docs = write_grounding_docs(tmp_path / "docs")
+    app = make_app()
+    panel = app.window.documents_panel
+    assert panel is not None
+    with qtbot.waitSignal(app.documents.run_finished, timeout=INDEX_MS):
+        app.window.add_documents([docs])
+    qtbot.waitUntil(lambda: panel.tree.topLevelItemCount() == 3, timeout=10_000)
+
+    def select(name: str) -> None:
+        panel.tree.clearSelection()
+        for i in range(panel.tree.topLevelItemCount()):
+            item = panel.tree.topLevelItem(i)
+            if item is not None and item.text(0) == name:
+                item.setSelected(True)
+
+    select("recipes.md")
+    panel.remove_button.click()
+    qtbot.waitUntil(lambda: panel.status_of(docs / "recipes.md") == "", timeout=10_000)
+    assert {d.path.name for d in app.documents.view.in_collection("default")} == {
+        "maintenance.md",
+        "holidays.txt",
+    }
+
+    select("holidays.txt")
+    with qtbot.waitSignal(app.documents.run_finished, timeout=INDEX_MS) as finished:
+        panel.reindex_button.click()
+    assert finished.args[0].indexed == (docs / "holidays.txt",)  # done again though unchanged
