@@ -256,6 +256,7 @@ def test_the_embedder_is_counted_before_it_loads_and_released_when_unused(
     qtbot.waitUntil(lambda: app.documents.embedder_in_memory, timeout=10_000)
     assert app.documents.reserved_bytes == 0  # in memory, it is part of what the process uses
 
+    qtbot.waitUntil(lambda: not app.documents.busy, timeout=10_000)  # a run keeps it
     app.documents.release_idle_embedder(0.0)
     qtbot.waitUntil(lambda: not app.documents.embedder_in_memory, timeout=10_000)
     assert app.documents.reserved_bytes == load_bytes()  # documents are still on: room is kept again

@@ -441,9 +441,9 @@ class DocumentsService(QObject):
         self._update_reserve()
 
     def release_idle_embedder(self, idle_s: float = EMBEDDER_IDLE_S) -> None:
-        """Give back the embeddings model's memory if it has not been used for ``idle_s``."""
-        if self.embedder_in_memory and not self.busy:
-            self._release_requested.emit(idle_s)
+        """Give back the embeddings model's memory if it has not been used for ``idle_s`` (not mid-run)."""
+        if self.embedder_in_memory:
+            self._release_requested.emit(idle_s)  # the worker keeps it while a run is going on
 
     @Slot()
     def _check_idle(self) -> None:
