@@ -14,7 +14,6 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QObject, QSettings, Signal
-from PySide6.QtWidgets import QApplication
 
 from reflexia.core.config import paths
 from reflexia.core.config.settings import LoadedSettings, Settings
@@ -41,7 +40,7 @@ from reflexia.services.settings_effects import SettingsEffects
 from reflexia.services.settings_store import SettingsStore
 from reflexia.services.watched_folders import FolderWatcher
 from reflexia.ui.main_window import MainWindow
-from reflexia.ui.theme import apply_theme
+from reflexia.ui.quick_prompt import QuickPrompt
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +74,8 @@ class ReflexiaApp:
     errors: ErrorRelay
     documents: DocumentsService
     folder_watcher: FolderWatcher
+    quick_session: ChatSession
+    quick_prompt: QuickPrompt
 
     @property
     def settings(self) -> Settings:
@@ -128,6 +129,17 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     )
     chat.set_role(roles.current)
     roles.role_changed.connect(chat.set_role)
+    # The quick prompt is another client of the same queue, with its own conversation.
+    quick_session = ChatSession(
+        inference,
+        SamplingParams.from_settings(settings),
+        client="quick",
+        log_content=settings.logging.log_content,
+        documents=documents,
+    )
+    quick_session.set_role(roles.current)
+    roles.role_changed.connect(quick_session.set_role)
+    quick_prompt = QuickPrompt(quick_session)
     state_file = paths.config_dir() / "window-state.ini"
     state_file.parent.mkdir(parents=True, exist_ok=True)
     last_model = LastModel(QSettings(str(state_file), QSettings.Format.IniFormat))
@@ -139,7 +151,9 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     governor.apply_role(roles.current)
     roles.role_changed.connect(governor.apply_role)
     demo_model = DemoModelMaker(models_dir, quantization)
-    effects = SettingsEffects(inference, chat, governor, library, quantization, demo_model, documents)
+    effects = SettingsEffects(
+        inference, (chat, quick_session), governor, library, quantization, demo_model, documents
+    )
     store.changed.connect(effects.apply)
     history: ConversationHistory | None = None
     history_problem = ""
@@ -165,6 +179,8 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         folder_watcher=folder_watcher,
     )
     roles.role_changed.connect(window.sync_documents_toggle)  # after the chat took the role
+    quick_prompt.continue_requested.connect(window.continue_from)
+    effects.failed.connect(window.show_error)
     documents.reserve_changed.connect(governor.set_reserved_bytes)
     documents.reserve_changed.connect(library.set_reserved_bytes)
     errors = ErrorRelay()
@@ -185,6 +201,8 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         errors,
         documents,
         folder_watcher,
+        quick_session,
+        quick_prompt,
     )
     holder["app"] = app
     problems = list(loaded.problems)
@@ -235,18 +253,3 @@ def load_style_sheet() -> str:
     except OSError:
         log.warning("style sheet missing; using the platform style")
         return ""
-
-
-def run_gui(loaded: LoadedSettings, argv: list[str]) -> int:
-    """Start the desktop app and block until it quits."""
-    qt_app = QApplication.instance() or QApplication(argv)
-    assert isinstance(qt_app, QApplication)
-    qt_app.setApplicationName("Reflexia")
-    qt_app.setOrganizationName("Reflexia")
-    apply_theme(qt_app)  # the system's light or dark look, followed live
-    app = build_app(loaded)
-    install_excepthooks(app.errors)
-    qt_app.aboutToQuit.connect(app.shutdown)
-    app.window.show()
-    log.info("window shown")
-    return qt_app.exec()

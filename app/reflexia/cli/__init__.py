@@ -39,7 +39,16 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="reflexia", description="Run large language models locally, well.")
     parser.add_argument("--version", action="version", version=f"reflexia {__version__}")
     parser.add_argument("--verbose", action="store_true", help="mirror the log to the console")
+    parser.add_argument(
+        "--background", action="store_true", help="start in the menubar without opening the window (login)"
+    )
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="offscreen: make a tiny model, answer a prompt, index and search a document, exit 0",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("quick", help="open the quick prompt (in the running Reflexia, or start it)")
 
     chat = commands.add_parser(
         "chat", help="answer one prompt, or hold a conversation read from standard input (one turn a line)"
@@ -245,13 +254,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from reflexia.core.config.logging_setup import configure_logging
         from reflexia.core.config.settings import load_settings
 
-        if args.command is None:
-            from reflexia.app import run_gui
+        if args.self_test:
+            from reflexia.self_test import run_self_test
+
+            _log_start("self-test", configure_logging("INFO", verbose=args.verbose))
+            return run_self_test()
+        if args.command in (None, "quick"):
+            from reflexia.desktop import run_gui
 
             loaded = load_settings()
             log_path = configure_logging(loaded.settings.logging.level, verbose=args.verbose)
             _log_start("app", log_path)
-            return run_gui(loaded, [sys.argv[0], *arguments])
+            request = "quick" if args.command == "quick" else "background" if args.background else "show"
+            return run_gui(loaded, [sys.argv[0]], request)
         _log_start(args.command, configure_logging("INFO", verbose=args.verbose))
         from reflexia.cli import documents as cli_documents
         from reflexia.cli import library as cli_library

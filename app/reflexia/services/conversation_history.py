@@ -80,6 +80,32 @@ class ConversationHistory(QObject):
         self._chat.resume(conversation_id, turns)
         return stored, unanswered
 
+    def adopt(self, session: ChatSession) -> str:
+        """Store another client's conversation (the quick prompt's) so the window can continue it.
+
+        Returns:
+            Its id, the one the engine keeps its cache under.
+        """
+        conversation_id = session.conversation_id
+        model = self._inference.model
+        try:
+            if conversation_id not in self._stored:
+                self.store.create_conversation(expert_role=session.role_name, conversation_id=conversation_id)
+                self._stored.add(conversation_id)
+            for turn in session.conversation.turns:
+                self.store.add_message(
+                    conversation_id,
+                    "user" if turn.role == "user" else "assistant",
+                    turn.content,
+                    expert_role=session.role_name,
+                    model_ref=str(model.ref) if model and turn.role != "user" else "",
+                    rung=model.quantization if model and turn.role != "user" else "",
+                )
+        except ReflexiaError as error:
+            self.failed.emit(f"The quick prompt's conversation was not saved: {error}")
+        self.conversations_changed.emit()
+        return conversation_id
+
     def rename(self, conversation_id: str, title: str) -> None:
         """Give a conversation a title of the user's choosing."""
         self.store.rename(conversation_id, title)

@@ -19,6 +19,7 @@ from reflexia.services.conversation_history import ConversationHistory
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
+from reflexia.ui.macos import set_dock_icon_visible
 from reflexia.ui.sidebar import ConversationSidebar
 
 if TYPE_CHECKING:
@@ -82,6 +83,31 @@ class ConversationActions(_Window):
         )
         self.composer.set_replying(False)
         self.composer.input.setFocus()
+
+    @Slot(object)
+    def continue_from(self, session: ChatSession) -> None:
+        """Open another client's conversation (the quick prompt's) here, kept in the history."""
+        if self._chat.is_replying:
+            self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
+            return
+        if self._history is not None:
+            self._history.adopt(session)
+            self.open_conversation(session.conversation_id)
+        else:  # no history: the window takes the turns as they are
+            self._chat.resume(session.conversation_id, list(session.conversation.turns))
+            self.chat_view.load_messages([(t.role, t.content, "") for t in session.conversation.turns])
+        session.new_chat()  # the next quick question starts afresh; this one lives here now
+        self.bring_to_front()
+
+    def bring_to_front(self) -> None:
+        """Show the window over the others (from the menubar, or a second launch)."""
+        set_dock_icon_visible(True)
+        if self.isMinimized():
+            self.showNormal()
+        else:
+            self.show()
+        self.raise_()
+        self.activateWindow()
 
     def export_conversation(self, conversation_id: str, form: str) -> None:
         """Save a conversation as Markdown or JSON where the user chooses."""

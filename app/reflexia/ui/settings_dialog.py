@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from reflexia.core.config.settings import (
+    AgentSettings,
     ChatSettings,
     MemorySettings,
     SamplingSettings,
@@ -71,6 +72,7 @@ PAGES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
         ("rag.embeddings_model", "paths.vector_db_path", "rag.chunk_size", "rag.chunk_overlap", "rag.top_k"),
     ),
     ("Chat", tuple(f"chat.{name}" for name in ChatSettings.model_fields)),
+    ("Menubar", tuple(f"agent.{name}" for name in AgentSettings.model_fields)),
     ("Ollama", ("ollama.host",)),
 )
 

@@ -153,6 +153,32 @@ class ChatSettings(_Section):
     load_last_model: bool = Field(title="Load the last model at launch")
 
 
+class AgentSettings(_Section):
+    """The menubar agent: its quick prompt and whether Reflexia starts at login."""
+
+    quick_prompt_shortcut: str = Field(
+        max_length=40,
+        title="Quick prompt shortcut",
+        description=(
+            "Opens the quick prompt from any app, e.g. Ctrl+Shift+Space (Ctrl is Cmd on macOS). Global on "
+            "macOS; on Linux and Windows it works while Reflexia is in front: bind it in your desktop's "
+            "keyboard settings to run `reflexia quick` for a global one"
+        ),
+    )
+    start_at_login: bool = Field(title="Start at login", description="Reflexia waits in the menubar")
+
+    @field_validator("quick_prompt_shortcut")
+    @classmethod
+    def _shortcut(cls, value: str) -> str:
+        parts = [p.strip() for p in value.split("+")] if value.strip() else []
+        modifiers = {"Ctrl", "Shift", "Alt", "Meta"}
+        if parts and (not set(parts[:-1]) <= modifiers or not parts[-1] or parts[-1] in modifiers):
+            raise ValueError("must be modifiers (Ctrl, Shift, Alt, Meta) and one key, e.g. Ctrl+Shift+Space")
+        if parts and not set(parts[:-1]) & {"Ctrl", "Alt", "Meta"}:
+            raise ValueError("needs Ctrl, Alt or Meta, or it would swallow ordinary typing")
+        return "+".join(parts)
+
+
 class LoggingSettings(_Section):
     """What the log file records."""
 
@@ -171,6 +197,7 @@ class Settings(_Section):
     rag: RagSettings
     paths: PathSettings
     chat: ChatSettings
+    agent: AgentSettings
     roles: tuple[Role, ...] = Field(min_length=1)
     default_role: str
     logging: LoggingSettings

@@ -1,0 +1,1 @@
+"""The desktop session: starting at login, the launch command."""

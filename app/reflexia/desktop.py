@@ -1,0 +1,130 @@
+"""The desktop app's life: one instance, the menubar agent, the window's comings and goings, quitting.
+
+- A second launch hands its request ("show", "quick", "background") to the running instance
+  and exits 0; the running one comes to the front or opens its quick prompt.
+- With a system tray, closing the window keeps Reflexia in the menubar (and, on macOS, takes
+  its Dock icon away); without one (some Linux desktops, offscreen), closing the window quits.
+- Quit (menu, menubar, Ctrl+Q), Ctrl+C in the terminal and SIGTERM all end the same way:
+  requests stopped, workers joined, the model unloaded, the stores closed; exit status 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from PySide6.QtCore import QEvent, QObject, QRect, Slot
+from PySide6.QtWidgets import QApplication
+
+from reflexia.app import ReflexiaApp, build_app, install_excepthooks
+from reflexia.core.config.settings import LoadedSettings, Settings
+from reflexia.services.quit_signals import QuitSignals
+from reflexia.services.single_instance import SingleInstance
+from reflexia.ui.macos import register_global_shortcut, set_dock_icon_visible
+from reflexia.ui.theme import apply_theme
+from reflexia.ui.tray_agent import TrayAgent
+
+log = logging.getLogger(__name__)
+
+
+class DesktopAgent(QObject):
+    """Ties the running app to the menubar, other launches and the window's visibility (GUI thread)."""
+
+    def __init__(self, app: ReflexiaApp, qt_app: QApplication, instance: SingleInstance) -> None:
+        super().__init__()
+        self.app = app
+        self._qt_app = qt_app
+        self.tray = TrayAgent(
+            app.inference, app.governor, app.roles, app.store, on_error=app.window.show_error
+        )
+        self.has_tray = self.tray.show_icon()
+        # Without a tray there would be no way back to a closed window: closing it quits.
+        qt_app.setQuitOnLastWindowClosed(not self.has_tray)
+        self.tray.quick_prompt_requested.connect(self.open_quick_prompt)
+        self.tray.show_window_requested.connect(self.show_window)
+        self.tray.quit_requested.connect(self.quit)
+        instance.requested.connect(self.on_request)
+        self._signals = QuitSignals()
+        self._signals.quit_requested.connect(self.quit)
+        app.window.installEventFilter(self)
+        app.store.changed.connect(self._on_settings_changed)
+        self.global_shortcut = register_global_shortcut(
+            app.store.settings.agent.quick_prompt_shortcut, self.open_quick_prompt
+        )
+
+    @Slot(str)
+    def on_request(self, request: str) -> None:
+        """What another launch asked for."""
+        if request == "quick":
+            self.open_quick_prompt()
+        elif request == "show" or not self.has_tray:
+            self.show_window()
+
+    @Slot()
+    def open_quick_prompt(self) -> None:
+        """Open the quick prompt under the status item (or at the top of the screen)."""
+        anchor = self.tray.anchor()
+        self.app.quick_prompt.open_near(anchor.toRect() if anchor is not None else QRect())
+
+    @Slot()
+    def show_window(self) -> None:
+        """Bring the main window to the front."""
+        self.app.window.bring_to_front()
+
+    @Slot()
+    @Slot(int)
+    def quit(self, _signal: int = 0) -> None:
+        """Quit for real: the app shuts down as the event loop ends (``aboutToQuit``)."""
+        self.app.quick_prompt.hide()
+        self._qt_app.quit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
+        """The Dock icon follows the main window (macOS)."""
+        if watched is self.app.window and self.has_tray:
+            if event.type() == QEvent.Type.Hide:
+                set_dock_icon_visible(False)
+            elif event.type() == QEvent.Type.Show:
+                set_dock_icon_visible(True)
+        return False
+
+    @Slot(object, object)
+    def _on_settings_changed(self, settings: Settings, keys: frozenset[str]) -> None:
+        if "agent.quick_prompt_shortcut" in keys:
+            self.global_shortcut = register_global_shortcut(
+                settings.agent.quick_prompt_shortcut, self.open_quick_prompt
+            )
+
+    def close(self) -> None:
+        """Give the signals back and take the status item away (after the loop ended)."""
+        self._signals.restore()
+        if self.tray.icon is not None:
+            self.tray.icon.hide()
+
+
+def run_gui(loaded: LoadedSettings, argv: list[str], request: str = "show") -> int:
+    """Start the desktop app (or hand ``request`` to the running one) and block until it quits."""
+    started = time.perf_counter()
+    qt_app = QApplication.instance() or QApplication(argv)
+    assert isinstance(qt_app, QApplication)
+    qt_app.setApplicationName("Reflexia")
+    qt_app.setOrganizationName("Reflexia")
+    instance = SingleInstance()
+    if instance.hand_over(request):
+        log.info("handed %r over to the running Reflexia", request)
+        return 0
+    instance.listen()
+    apply_theme(qt_app)  # the system's light or dark look, followed live
+    app = build_app(loaded)
+    install_excepthooks(app.errors)
+    agent = DesktopAgent(app, qt_app, instance)
+    qt_app.aboutToQuit.connect(app.shutdown)
+    if request != "background" or not agent.has_tray:
+        app.window.bring_to_front()
+        log.info("window shown in %.2f s", time.perf_counter() - started)
+    if request == "quick":
+        agent.open_quick_prompt()
+    code = qt_app.exec()
+    agent.close()
+    instance.close()
+    log.info("quit with status %d", code)
+    return code
