@@ -8,7 +8,9 @@ TEST_ENV := QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PY
 
 .PHONY: run test install lint bench screenshots clean
 
+# Qt's X11 plugin aborts without a few xcb libraries many desktops lack: name them first.
 run: install
+	@$(BIN)/python -m reflexia.core.desktop.display_libraries
 	$(BIN)/reflexia
 
 test: install lint

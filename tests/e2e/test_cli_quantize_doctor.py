@@ -51,6 +51,7 @@ def test_doctor_reports_every_check(model_dir: Path, monkeypatch: pytest.MonkeyP
     expected = (
         "config",
         "llama.cpp",
+        "display libraries",
         "embedder",
         "vector store",
         "models folder",

@@ -16,6 +16,12 @@ from typing import Literal
 import psutil
 
 from reflexia.core.config.settings import LoadedSettings
+from reflexia.core.desktop.display_libraries import (
+    XCB_LIBRARIES,
+    install_command,
+    missing_xcb_libraries,
+    needs_xcb,
+)
 from reflexia.core.engine.llama_cpp.version import EXPECTED_VERSION, installed_version, version_problem
 from reflexia.core.hardware import probe_hardware
 from reflexia.core.models.files import find_model_files
@@ -161,6 +167,16 @@ def _disk(loaded: LoadedSettings) -> Check:
     return Check("disk", "ok", detail)
 
 
+def _display() -> Check:
+    if not needs_xcb():
+        return Check("display libraries", "ok", "not needed here (not an X11 session on Linux)")
+    missing = missing_xcb_libraries()
+    if missing:
+        detail = f"Qt's X11 plugin needs {', '.join(missing)}: the window cannot open without them"
+        return Check("display libraries", "error", detail, install_command(missing))
+    return Check("display libraries", "ok", f"all {len(XCB_LIBRARIES)} xcb libraries Qt needs are installed")
+
+
 def _config(loaded: LoadedSettings) -> Check:
     if loaded.problems:
         return Check("config", "warning", " | ".join(loaded.problems), "correct the settings named above")
@@ -172,6 +188,7 @@ def run_checks(loaded: LoadedSettings) -> list[Check]:
     checks: list[tuple[str, Callable[[], Check]]] = [
         ("config", lambda: _config(loaded)),
         ("llama.cpp", _llama),
+        ("display libraries", _display),
         ("embedder", lambda: _embedder(loaded)),
         ("vector store", lambda: _vector_store(loaded)),
         ("models folder", lambda: _models_folder(loaded)),
