@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 UNAME := $(shell uname -s)
 TEST_ENV := QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONFAULTHANDLER=1
 
-.PHONY: run test install lint bench screenshots clean
+.PHONY: run test test-bundle install lint bench screenshots clean
 
 # Qt's X11 plugin aborts without a few xcb libraries many desktops lack: name them first.
 run: install
@@ -30,6 +30,13 @@ ifeq ($(UNAME),Linux)
 endif
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+# The one-folder bundle PyInstaller makes on Linux (the same spec makes Reflexia.app on macOS),
+# then its self-test, time to window and size. Not part of `make test`: it takes minutes.
+test-bundle: install
+	rm -rf build/reflexia dist/Reflexia
+	$(BIN)/pyinstaller --noconfirm --log-level WARN packaging/reflexia.spec
+	$(BIN)/python packaging/check_bundle.py dist/Reflexia/Reflexia
 
 lint: install
 	$(BIN)/ruff check app tests benchmarks

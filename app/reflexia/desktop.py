@@ -11,12 +11,15 @@
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
-from PySide6.QtCore import QEvent, QObject, QRect, Slot
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, Slot
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from reflexia.app import ReflexiaApp, build_app, install_excepthooks
+from reflexia.core.config import paths
 from reflexia.core.config.settings import LoadedSettings, Settings
 from reflexia.services.quit_signals import QuitSignals
 from reflexia.services.single_instance import SingleInstance
@@ -47,6 +50,7 @@ class DesktopAgent(QObject):
         self._signals = QuitSignals()
         self._signals.quit_requested.connect(self.quit)
         app.window.installEventFilter(self)
+        qt_app.applicationStateChanged.connect(self._on_application_state)
         app.store.changed.connect(self._on_settings_changed)
         self.global_shortcut = register_global_shortcut(
             app.store.settings.agent.quick_prompt_shortcut, self.open_quick_prompt
@@ -87,6 +91,12 @@ class DesktopAgent(QObject):
                 set_dock_icon_visible(True)
         return False
 
+    @Slot(Qt.ApplicationState)
+    def _on_application_state(self, state: Qt.ApplicationState) -> None:
+        # A macOS popover hides when its app is no longer active (the user clicked elsewhere).
+        if sys.platform == "darwin" and state == Qt.ApplicationState.ApplicationInactive:
+            self.app.quick_prompt.hide()
+
     @Slot(object, object)
     def _on_settings_changed(self, settings: Settings, keys: frozenset[str]) -> None:
         if "agent.quick_prompt_shortcut" in keys:
@@ -113,6 +123,7 @@ def run_gui(loaded: LoadedSettings, argv: list[str], request: str = "show") -> i
         log.info("handed %r over to the running Reflexia", request)
         return 0
     instance.listen()
+    qt_app.setWindowIcon(QIcon(str(paths.resources_dir() / "icon.png")))
     apply_theme(qt_app)  # the system's light or dark look, followed live
     app = build_app(loaded)
     install_excepthooks(app.errors)

@@ -70,9 +70,13 @@ def run_self_test() -> int:
             document.write_text("# Lighthouses\n\nThe Fresnel lens focuses the lamp's light into a beam.\n")
             mark = time.perf_counter()
             summaries: list[object] = []
+            problems: list[str] = []
             app.documents.run_finished.connect(summaries.append)
+            app.documents.failed.connect(problems.append)
             app.documents.add([document])
-            _wait(qt_app, lambda: bool(summaries), step)
+            _wait(qt_app, lambda: bool(summaries or problems), step)
+            if problems:
+                raise RuntimeError(problems[0])
             timings["index_s"] = time.perf_counter() - mark
             step = "searching the document"
             hits: list[object] = []
