@@ -54,14 +54,22 @@ class QuickPrompt(QFrame):
         self.status = QLabel()
         self.status.setObjectName("quickStatus")
         self.status.hide()
+        self.question = QLabel()
+        self.question.setObjectName("quickQuestion")
+        self.question.setWordWrap(True)
+        self.question.hide()
         self.answer: MessageBubble | None = None
         self._answer_box = QWidget()
         self._answer_column = QVBoxLayout(self._answer_box)
         self._answer_column.setContentsMargins(0, 0, 0, 0)
+        self._answer_column.addStretch(1)  # a short answer sits at the top, not spread out
         self.answer_area = QScrollArea()
         self.answer_area.setWidgetResizable(True)
         self.answer_area.setFrameShape(QFrame.Shape.NoFrame)
         self.answer_area.setWidget(self._answer_box)
+        self.answer_area.setObjectName("quickAnswers")
+        self._answer_box.setObjectName("quickAnswerBox")
+        self.answer_area.viewport().setAutoFillBackground(False)  # the prompt's own background shows
         self.answer_area.setMinimumHeight(180)
         self.answer_area.hide()
         self.copy_button = QPushButton("Copy")
@@ -74,6 +82,7 @@ class QuickPrompt(QFrame):
         column.setContentsMargins(12, 12, 12, 12)
         column.addWidget(self.input)
         column.addWidget(self.status)
+        column.addWidget(self.question)
         column.addWidget(self.answer_area, 1)
         self.action_row = QWidget()
         row = QHBoxLayout(self.action_row)
@@ -152,7 +161,9 @@ class QuickPrompt(QFrame):
             self._answer_column.removeWidget(self.answer)
             self.answer.deleteLater()
         self.answer = MessageBubble("assistant", "")
-        self._answer_column.addWidget(self.answer)
+        self._answer_column.insertWidget(0, self.answer)
+        self.question.setText(self._session.conversation.turns[-1].content)
+        self.question.show()
         self.answer_area.show()
         self.action_row.show()
         self.stop_button.show()
@@ -187,6 +198,8 @@ class QuickPrompt(QFrame):
         if self.answer is not None:
             self.answer.set_text(result.text)
             self.answer.finish()
+            if self.answer.copy_button is not None:
+                self.answer.copy_button.hide()  # the prompt's own Copy, below, does it
             if self._session.reply_sources is not None or self._session.search_problem:
                 self.answer.set_sources(self._session.used_sources(result))
         self.stop_button.hide()
