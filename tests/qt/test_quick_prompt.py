@@ -110,6 +110,12 @@ def test_the_menubar_menu_shows_the_engine_and_changes_role_auto_quantization_an
         app.load_model(tiny_model)
     assert agent.status_action.text().endswith("· q4_k_m · memory OK")
     assert agent.state == "idle"
+    states: list[str] = []
+    app.chat.reply_running.connect(lambda: states.append(agent.state))
+    with qtbot.waitSignal(app.chat.reply_finished, timeout=HANG_MS):
+        app.window.send("Hello")
+    assert states == ["generating"]  # the icon shows the engine at work
+    qtbot.waitUntil(lambda: agent.state == "idle", timeout=5_000)
 
     [research] = [a for a in agent.roles_menu.actions() if a.text() == "Research Assistant"]
     research.trigger()
@@ -135,3 +141,24 @@ def test_the_menubar_menu_shows_the_engine_and_changes_role_auto_quantization_an
     assert opened == [True]
     assert os.environ.get("QT_QPA_PLATFORM") == "offscreen" and not agent.show_icon()  # no tray here
     QApplication.processEvents()
+
+
+def test_a_quick_question_with_a_documents_role_is_answered_from_the_documents(
+    qtbot: QtBot, make_app, smollm2_model: Path, tmp_path: Path
+) -> None:
+    from tests.grounding_docs import FACT_FILE, QUESTION, write_grounding_docs
+
+    app = make_app(GREEDY)
+    docs = write_grounding_docs(tmp_path / "docs")
+    with qtbot.waitSignal(app.documents.run_finished, timeout=180_000):
+        app.documents.add([docs])
+    _load(qtbot, app, smollm2_model)
+    app.roles.choose("Research Assistant")  # a role that answers from the documents
+    quick = app.quick_prompt
+    quick.open_near(QRect())
+    quick.input.setText(QUESTION)
+    with qtbot.waitSignal(app.quick_session.reply_finished, timeout=HANG_MS) as finished:
+        quick.ask()
+    assert "42" in finished.args[0].text
+    assert quick.answer is not None and quick.answer.sources is not None
+    assert FACT_FILE in quick.answer.sources.links[0].text()
