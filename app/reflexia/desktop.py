@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, Slot
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QFileOpenEvent, QIcon
 from PySide6.QtWidgets import QApplication
 
 from reflexia.app import ReflexiaApp, build_app, install_excepthooks
@@ -23,7 +24,7 @@ from reflexia.core.config import paths
 from reflexia.core.config.settings import LoadedSettings, Settings
 from reflexia.services.quit_signals import QuitSignals
 from reflexia.services.single_instance import SingleInstance
-from reflexia.ui.macos import register_global_shortcut, set_dock_icon_visible
+from reflexia.ui.macos import activate_app, register_global_shortcut, set_dock_icon_visible
 from reflexia.ui.theme import apply_theme
 from reflexia.ui.tray_agent import TrayAgent
 
@@ -50,6 +51,7 @@ class DesktopAgent(QObject):
         self._signals = QuitSignals()
         self._signals.quit_requested.connect(self.quit)
         app.window.installEventFilter(self)
+        qt_app.installEventFilter(self)  # files opened with Reflexia (Finder, the Dock icon)
         qt_app.applicationStateChanged.connect(self._on_application_state)
         app.store.changed.connect(self._on_settings_changed)
         self.global_shortcut = register_global_shortcut(
@@ -69,6 +71,7 @@ class DesktopAgent(QObject):
         """Open the quick prompt under the status item (or at the top of the screen)."""
         anchor = self.tray.anchor()
         self.app.quick_prompt.open_near(anchor.toRect() if anchor is not None else QRect())
+        activate_app()  # macOS: an accessory app is not activated by a menubar click
 
     @Slot()
     def show_window(self) -> None:
@@ -83,7 +86,11 @@ class DesktopAgent(QObject):
         self._qt_app.quit()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt override)
-        """The Dock icon follows the main window (macOS)."""
+        """Files opened with Reflexia are indexed; the Dock icon follows the main window (macOS)."""
+        if watched is self._qt_app and isinstance(event, QFileOpenEvent) and event.file():
+            self.show_window()
+            self.app.window.add_documents([Path(event.file())])
+            return True
         if watched is self.app.window and self.has_tray:
             if event.type() == QEvent.Type.Hide:
                 set_dock_icon_visible(False)
@@ -94,8 +101,14 @@ class DesktopAgent(QObject):
     @Slot(Qt.ApplicationState)
     def _on_application_state(self, state: Qt.ApplicationState) -> None:
         # A macOS popover hides when its app is no longer active (the user clicked elsewhere).
-        if sys.platform == "darwin" and state == Qt.ApplicationState.ApplicationInactive:
+        if sys.platform != "darwin":
+            return
+        if state == Qt.ApplicationState.ApplicationInactive:
             self.app.quick_prompt.hide()
+        # Opening Reflexia.app again (Finder, Spotlight) reactivates this process instead of starting
+        # another: with nothing of ours on screen, that means "show the window".
+        elif not self.app.window.isVisible() and not self.app.quick_prompt.isVisible():
+            self.show_window()
 
     @Slot(object, object)
     def _on_settings_changed(self, settings: Settings, keys: frozenset[str]) -> None:

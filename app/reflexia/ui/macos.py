@@ -27,22 +27,45 @@ _hotkeys: list[Any] = []  # registered handlers live as long as the app
 _CARBON_MODIFIERS = {"Ctrl": "cmdKey", "Meta": "controlKey", "Alt": "optionKey", "Shift": "shiftKey"}
 
 
+def _send(selector: bytes, argument: int | None = None) -> None:
+    """Send ``selector`` (with one integer argument, if given) to ``NSApp``."""
+    objc = ctypes.cdll.LoadLibrary(ctypes.util.find_library("objc") or "libobjc.dylib")
+    objc.objc_getClass.restype = ctypes.c_void_p
+    objc.sel_registerName.restype = ctypes.c_void_p
+    pointer = ctypes.c_void_p
+    address = ctypes.cast(objc.objc_msgSend, pointer).value
+    if address is None:
+        raise OSError("objc_msgSend not found")
+    ask = ctypes.CFUNCTYPE(pointer, pointer, pointer)(address)  # id objc_msgSend(id, SEL)
+    tell = ctypes.CFUNCTYPE(pointer, pointer, pointer, ctypes.c_long)(address)  # (id, SEL, long)
+    app = ask(objc.objc_getClass(b"NSApplication"), objc.sel_registerName(b"sharedApplication"))
+    if argument is None:
+        ask(app, objc.sel_registerName(selector))
+    else:
+        tell(app, objc.sel_registerName(selector), argument)
+
+
+def activate_app() -> None:
+    """Make the app active without a Dock icon, so a popover gets the keyboard.
+
+    An accessory app is not activated by a click on its menubar item.
+    """
+    if sys.platform != "darwin":
+        return
+    try:
+        _send(b"activateIgnoringOtherApps:", 1)
+    except (OSError, AttributeError) as error:
+        log.warning("could not activate the app: %s", error)
+
+
 def set_dock_icon_visible(visible: bool) -> None:
     """Show the Dock icon while a window is open (Regular), hide it when none is (Accessory)."""
     if sys.platform != "darwin":
         return
     try:
-        objc = ctypes.cdll.LoadLibrary(ctypes.util.find_library("objc") or "libobjc.dylib")
-        objc.objc_getClass.restype = ctypes.c_void_p
-        objc.sel_registerName.restype = ctypes.c_void_p
-        pointer = ctypes.c_void_p
-        address = ctypes.cast(objc.objc_msgSend, pointer).value
-        ask = ctypes.CFUNCTYPE(pointer, pointer, pointer)(address)  # id objc_msgSend(id, SEL)
-        tell = ctypes.CFUNCTYPE(pointer, pointer, pointer, ctypes.c_long)(address)  # (id, SEL, long)
-        app = ask(objc.objc_getClass(b"NSApplication"), objc.sel_registerName(b"sharedApplication"))
-        tell(app, objc.sel_registerName(b"setActivationPolicy:"), _REGULAR if visible else _ACCESSORY)
+        _send(b"setActivationPolicy:", _REGULAR if visible else _ACCESSORY)
         if visible:  # after a switch to Regular the app must be activated again
-            tell(app, objc.sel_registerName(b"activateIgnoringOtherApps:"), 1)
+            _send(b"activateIgnoringOtherApps:", 1)
     except (OSError, AttributeError) as error:
         log.warning("could not switch the Dock icon: %s", error)
 
