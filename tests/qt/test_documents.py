@@ -216,6 +216,18 @@ def test_a_watched_folder_picks_up_new_changed_and_deleted_files(
     (folder / "recipes.md").unlink()
     qtbot.waitUntil(lambda: listed() == {"maintenance.md", "holidays.txt", "garden.md"}, timeout=30_000)
 
+    def holidays_hash() -> str:
+        return next(
+            d.content_hash
+            for d in app.documents.view.in_collection("default")
+            if d.path.name == "holidays.txt"
+        )
+
+    before = holidays_hash()
+    with (folder / "holidays.txt").open("a", encoding="utf-8") as edited:  # changed in place
+        edited.write("The office also closes on New Year's Day.\n")
+    qtbot.waitUntil(lambda: holidays_hash() != before, timeout=30_000)
+
 
 def test_the_window_opens_without_importing_the_heavy_document_libraries(tmp_path: Path) -> None:
     import subprocess
