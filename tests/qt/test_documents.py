@@ -315,3 +315,11 @@ def test_a_document_is_removed_and_re_indexed_from_the_panel(qtbot: QtBot, make_
     with qtbot.waitSignal(app.documents.run_finished, timeout=INDEX_MS) as finished:
         panel.reindex_button.click()
     assert finished.args[0].indexed == (docs / "holidays.txt",)  # done again though unchanged
+
+
+def test_a_pdf_source_opens_at_its_page() -> None:
+    from reflexia.ui.sources_view import source_url
+
+    url = source_url({"source": "/docs/manual.pdf", "page": 3})
+    assert url.toLocalFile() == "/docs/manual.pdf" and url.fragment() == "page=3"
+    assert source_url({"source": "/docs/notes.md", "page": None}).fragment() == ""
