@@ -13,23 +13,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QPoint, QRect, QTimer
+from PySide6.QtCore import QPoint, QRect
 from PySide6.QtWidgets import QApplication
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shot_tools import wait, wait_until
+
 OUT = Path(__file__).resolve().parent / "screenshots"
-
-
-def wait(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def wait_until(predicate: object, timeout_ms: int = 120_000) -> None:
-    waited = 0
-    while not predicate() and waited < timeout_ms:  # type: ignore[operator]
-        wait(50)
-        waited += 50
 
 
 def main() -> int:

@@ -13,25 +13,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QEventLoop, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shot_tools import wait, wait_until
+
 OUT = Path(__file__).resolve().parent / "screenshots"
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def wait(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def wait_until(predicate: object, timeout_ms: int = 120_000) -> None:
-    waited = 0
-    while not predicate() and waited < timeout_ms:  # type: ignore[operator]
-        wait(50)
-        waited += 50
 
 
 def write_library(folder: Path) -> None:
@@ -82,7 +72,11 @@ def main() -> int:
     wait(300)
     window.grab().save(str(OUT / "drop-zone.png"))
     drop = QDropEvent(
-        QPointF(where), Qt.DropAction.CopyAction, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        QPointF(where),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(window, drop)
     progress: list[object] = []

@@ -16,24 +16,13 @@ import tempfile
 from pathlib import Path
 
 import psutil
-from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from shot_tools import wait, wait_until
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 EAT = "import sys; block = b'\\x01' * int(sys.argv[1]); print('ready', flush=True); sys.stdin.read()"
-
-
-def wait(ms: int) -> None:
-    loop = QEventLoop()
-    QTimer.singleShot(ms, loop.quit)
-    loop.exec()
-
-
-def wait_until(predicate: object, timeout_ms: int = 60_000) -> None:
-    waited = 0
-    while not predicate() and waited < timeout_ms:  # type: ignore[operator]
-        wait(50)
-        waited += 50
 
 
 def main() -> int:

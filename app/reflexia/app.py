@@ -120,25 +120,19 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     documents = DocumentsService(settings)  # nothing heavy is imported until documents are used
     folder_watcher = FolderWatcher(documents, settings.vector_db_dir())
     roles = RoleService(RoleLibrary(settings.roles, paths.config_dir()), settings.default_role)
-    chat = ChatSession(
-        inference,
-        SamplingParams.from_settings(settings),
-        client="window",
-        log_content=settings.logging.log_content,
-        documents=documents,
-    )
-    chat.set_role(roles.current)
-    roles.role_changed.connect(chat.set_role)
-    # The quick prompt is another client of the same queue, with its own conversation.
-    quick_session = ChatSession(
-        inference,
-        SamplingParams.from_settings(settings),
-        client="quick",
-        log_content=settings.logging.log_content,
-        documents=documents,
-    )
-    quick_session.set_role(roles.current)
-    roles.role_changed.connect(quick_session.set_role)
+    sessions: dict[str, ChatSession] = {}
+    # The window and the quick prompt: two clients of the one queue, each with its own conversation.
+    for client in ("window", "quick"):
+        session = sessions[client] = ChatSession(
+            inference,
+            SamplingParams.from_settings(settings),
+            client=client,
+            log_content=settings.logging.log_content,
+            documents=documents,
+        )
+        session.set_role(roles.current)
+        roles.role_changed.connect(session.set_role)
+    chat, quick_session = sessions["window"], sessions["quick"]
     quick_prompt = QuickPrompt(quick_session)
     state_file = paths.config_dir() / "window-state.ini"
     state_file.parent.mkdir(parents=True, exist_ok=True)

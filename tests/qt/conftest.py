@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QThread, QThreadPool, QTimer
+from PySide6.QtCore import QCoreApplication, QObject, QThread, QThreadPool, QTimer, QUrl, Slot
 from pytestqt.qtbot import QtBot
 
 from reflexia.app import ReflexiaApp, build_app
@@ -191,3 +191,16 @@ def memory_eater(pressure_settings: dict[str, object]) -> Iterator[object]:
         for pipe in (child.stdin, child.stdout):
             if pipe is not None:
                 pipe.close()
+
+
+class OpenedUrls(QObject):
+    """Stands in for the desktop's URL opener (``QDesktopServices.setUrlHandler``): records the URLs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        """Called by Qt for each URL the app asks the desktop to open."""
+        self.urls.append(url)

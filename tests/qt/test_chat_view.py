@@ -361,24 +361,16 @@ def test_a_long_stats_line_wraps_instead_of_pushing_the_reply_out_of_view(qtbot:
 
 
 def test_a_link_in_a_reply_opens_only_after_the_user_saw_where_it_goes(qtbot: QtBot) -> None:
-    from PySide6.QtCore import QObject, QUrl, Slot
     from PySide6.QtGui import QDesktopServices
     from PySide6.QtWidgets import QMessageBox
 
-    class Opened(QObject):
-        def __init__(self) -> None:
-            super().__init__()
-            self.urls: list[str] = []
-
-        @Slot(QUrl)
-        def open(self, url: QUrl) -> None:
-            self.urls.append(url.toString())
+    from tests.qt.conftest import OpenedUrls
 
     view = _view(qtbot)
     # Document text can carry a link whose words name one site and whose target is another.
     bubble = view.add_message("assistant", "See [the official docs](https://evil.example/steal).")
     [label] = [w for w in bubble.findChildren(FrozenLabel) if "href" in w.text()]
-    opened = Opened()
+    opened = OpenedUrls()
     shown: list[str] = []
 
     def answer(button: QMessageBox.StandardButton) -> None:
@@ -394,7 +386,7 @@ def test_a_link_in_a_reply_opens_only_after_the_user_saw_where_it_goes(qtbot: Qt
         assert opened.urls == []
         QTimer.singleShot(50, lambda: answer(QMessageBox.StandardButton.Open))
         label.linkActivated.emit("https://evil.example/steal")
-        assert opened.urls == ["https://evil.example/steal"]
+        assert [u.toString() for u in opened.urls] == ["https://evil.example/steal"]
     finally:
         QDesktopServices.unsetUrlHandler("https")
     assert shown == ["https://evil.example/steal"] * 2

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QObject, QPoint, QPointF, Qt, QUrl, Slot
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -19,7 +19,7 @@ from pytestqt.qtbot import QtBot
 from reflexia.app import ReflexiaApp
 from reflexia.core.rag.values import IndexProgress, IndexSummary
 from tests.grounding_docs import FACT_FILE, QUESTION, write_grounding_docs
-from tests.qt.conftest import Heartbeat
+from tests.qt.conftest import Heartbeat, OpenedUrls
 
 GREEDY = {"sampling": {"temperature": 0, "max_tokens": 60, "repeat_penalty": 1.0}}
 INDEX_MS = 180_000  # an index run this long is stuck (the first one also loads the embedder)
@@ -64,18 +64,6 @@ def _many_files(folder: Path, count: int, paragraphs: int = 12) -> Path:
     return folder
 
 
-class _Opened(QObject):
-    """Stands in for the desktop's file opener: records the URLs it is asked to open."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[QUrl] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url)
-
-
 def test_dropped_documents_ground_the_answer_and_the_file_is_cited(
     qtbot: QtBot, make_app, smollm2_model: Path, tmp_path: Path
 ) -> None:
@@ -101,7 +89,7 @@ def test_dropped_documents_ground_the_answer_and_the_file_is_cited(
     assert reply.sources is not None and reply.sources.links
     assert FACT_FILE in reply.sources.links[0].text()
 
-    opener = _Opened()
+    opener = OpenedUrls()
     QDesktopServices.setUrlHandler("file", opener, "open")
     try:
         href = reply.sources.links[0].text().split('href="')[1].split('"')[0]
