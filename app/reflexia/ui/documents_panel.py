@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
 
 from reflexia.core.rag.values import DEFAULT_COLLECTION, DocumentOutcome, IndexProgress, IndexSummary
 from reflexia.core.units import human_size
-from reflexia.services.documents import DocumentsService, DocumentsView
+from reflexia.services.documents import DocumentsService
+from reflexia.services.documents_worker import DocumentsView
 from reflexia.services.watched_folders import FolderWatcher
 
 _NEW_COLLECTION = "New collection…"
