@@ -149,6 +149,7 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         inference, (chat, quick_session), governor, library, quantization, demo_model, documents
     )
     store.changed.connect(effects.apply)
+    store.changed.connect(folder_watcher.apply_settings)
     history: ConversationHistory | None = None
     history_problem = ""
     try:

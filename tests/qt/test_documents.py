@@ -311,3 +311,18 @@ def test_a_pdf_source_opens_at_its_page() -> None:
     url = source_url({"source": "/docs/manual.pdf", "page": 3})
     assert url.toLocalFile() == "/docs/manual.pdf" and url.fragment() == "page=3"
     assert source_url({"source": "/docs/notes.md", "page": None}).fragment() == ""
+
+
+def test_a_new_vector_store_folder_is_used_at_once_with_its_own_watch_list(
+    qtbot: QtBot, make_app, tmp_path: Path
+) -> None:
+    app = make_app()
+    with qtbot.waitSignal(app.documents.run_finished, timeout=INDEX_MS):
+        app.folder_watcher.watch(write_grounding_docs(tmp_path / "watched"), "default")
+    qtbot.waitUntil(lambda: len(app.documents.view.in_collection("default")) == 3, timeout=10_000)
+
+    app.store.update({"paths.vector_db_path": str(tmp_path / "elsewhere")})
+
+    qtbot.waitUntil(lambda: app.documents.view.collections == (), timeout=10_000)  # an empty index there
+    assert app.folder_watcher.folders == []
+    assert app.window.documents_panel is not None and app.window.documents_panel.watched.count() == 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 
+from reflexia.core.config.settings import Settings
 from reflexia.core.rag.loaders import document_kind
 from reflexia.core.rag.watched import WatchedFolder, load_watched, save_watched
 from reflexia.services.documents import DocumentsService
@@ -75,6 +76,17 @@ class FolderWatcher(QObject):
             self._documents.sync_folder(watched.path, watched.collection)
             self._list(watched.path)
         self.folders_changed.emit()
+
+    @Slot(object, object)
+    def apply_settings(self, settings: Settings, keys: frozenset[str]) -> None:
+        """A new vector store folder has its own watch list: stop watching the old one's, start its."""
+        if "paths.vector_db_path" not in keys or settings.vector_db_dir() == self._index_folder:
+            return
+        watched = self._watcher.directories() + self._watcher.files()
+        if watched:
+            self._watcher.removePaths(watched)
+        self._index_folder = settings.vector_db_dir()
+        self.start()
 
     def watch(self, folder: Path, collection: str) -> None:
         """Watch ``folder`` for ``collection`` and index it now."""
