@@ -9,11 +9,12 @@ import gc
 import logging
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QObject, QSettings, Signal
 
 from reflexia.core.config import paths
 from reflexia.core.config.settings import LoadedSettings, Settings
@@ -43,6 +44,9 @@ from reflexia.ui.main_window import MainWindow
 from reflexia.ui.quick_prompt import QuickPrompt
 
 log = logging.getLogger(__name__)
+
+#: At quit, how long a stopped reply may take to come back and be stored (it stops within a token).
+STOP_WAIT_S = 3.0
 
 
 class ErrorRelay(QObject):
@@ -88,7 +92,16 @@ class ReflexiaApp:
         self.inference.load_model(ModelRef.file(path), context)
 
     def shutdown(self) -> None:
-        """Stop sampling and generation, end the worker threads, free the model."""
+        """Stop sampling and generation, end the worker threads, free the model.
+
+        A reply in progress is stopped first and its text so far is stored, marked stopped,
+        as a Stop click would leave it: quitting loses nothing already on screen.
+        """
+        for session in (self.chat, self.quick_session):
+            session.stop()
+        deadline = time.monotonic() + STOP_WAIT_S
+        while (self.chat.is_replying or self.quick_session.is_replying) and time.monotonic() < deadline:
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
         self.governor.shutdown()
         self.documents.shutdown()
         self.quantization.shutdown()

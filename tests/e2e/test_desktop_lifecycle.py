@@ -193,3 +193,52 @@ def test_closing_the_window_keeps_reflexia_in_the_tray(started: list[Running], t
     app.wait_for("quit with status 0", timeout=10)
     os.killpg(app.process.pid, signal.SIGTERM)
     app.finish()
+
+
+_ASK_WHEN_LOADED = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from reflexia.cli import main
+
+qt = QApplication(sys.argv)
+
+def ask():
+    for widget in QApplication.topLevelWidgets():
+        if type(widget).__name__ == "MainWindow" and widget.model_label.text() != "No model":
+            widget.send("Tell me a very long story")
+            print("asked", file=sys.stderr, flush=True)
+            return
+    QTimer.singleShot(100, ask)
+
+QTimer.singleShot(100, ask)
+sys.exit(main(["--verbose"]))
+"""
+
+
+def test_sigterm_during_a_reply_keeps_the_message_and_the_reply_so_far(
+    started: list[Running], small_model: Path
+) -> None:
+    from reflexia.core.history.store import HistoryStore, default_history_path
+    from tests.qt.conftest import write_user_config
+
+    write_user_config(
+        {
+            "sampling": {"max_tokens": 1_000_000, "temperature": 0.8},
+            "model": {"default_model": str(small_model)},
+        }
+    )
+    app = Running([sys.executable, "-c", _ASK_WHEN_LOADED])
+    started.append(app)
+    app.wait_for("asked")
+    app.wait_for("generation 2 started")
+    time.sleep(0.3)  # words are on screen, the reply is far from its end
+    assert app.stop(signal.SIGTERM) == 0
+    store = HistoryStore(default_history_path())
+    try:
+        [summary] = store.list_conversations()
+        messages = store.get_conversation(summary.id).messages
+    finally:
+        store.close()
+    assert [(m.role, m.status) for m in messages] == [("user", "complete"), ("assistant", "stopped")]
+    assert messages[0].content == "Tell me a very long story" and messages[1].content
