@@ -67,6 +67,15 @@ def main() -> int:
         str(OUT / "menubar-menu.png")
     )
     agent.tray.menu.hide()
+
+    from reflexia.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(app.store, app.window)
+    dialog.show_page("Menubar")
+    dialog.show()
+    wait(400)
+    dialog.grab().save(str(OUT / "settings-menubar.png"))
+    dialog.close()
     agent.close()
     app.shutdown()
     print(f"screenshots in {OUT}")

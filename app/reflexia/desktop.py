@@ -45,6 +45,8 @@ class DesktopAgent(QObject):
         # Without a tray there would be no way back to a closed window: closing it quits.
         qt_app.setQuitOnLastWindowClosed(not self.has_tray)
         self.tray.quick_prompt_requested.connect(self.open_quick_prompt)
+        # The shortcut also works while the window is in front (global on macOS only).
+        app.window.addAction(self.tray.quick_action)
         self.tray.show_window_requested.connect(self.show_window)
         self.tray.quit_requested.connect(self.quit)
         instance.requested.connect(self.on_request)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFileOpenEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -40,3 +41,14 @@ def test_a_file_opened_with_reflexia_is_indexed(qtbot: QtBot, agent: DesktopAgen
         QApplication.sendEvent(QApplication.instance(), QFileOpenEvent(str(docs / "maintenance.md")))
     assert finished.args[0].indexed == (docs / "maintenance.md",)
     assert agent.app.window.documents_dock is not None and agent.app.window.documents_dock.isVisible()
+
+
+def test_the_quick_prompt_shortcut_works_in_the_window(qtbot: QtBot, agent: DesktopAgent) -> None:
+    window = agent.app.window
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    qtbot.keyClick(
+        window, Qt.Key.Key_Space, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    )
+    qtbot.waitUntil(agent.app.quick_prompt.isVisible, timeout=5_000)
+    agent.app.quick_prompt.hide()
