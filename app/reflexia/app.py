@@ -98,7 +98,7 @@ class ReflexiaApp:
         as a Stop click would leave it: quitting loses nothing already on screen.
         """
         for session in (self.chat, self.quick_session):
-            session.stop()
+            session.stop_for_quit()
         deadline = time.monotonic() + STOP_WAIT_S
         while (self.chat.is_replying or self.quick_session.is_replying) and time.monotonic() < deadline:
             QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)

@@ -87,6 +87,7 @@ class ChatSession(QObject):
         self._search: int | None = None  # the documents search of the message being answered
         self.reply_sources: tuple[SearchHit, ...] | None = None  # found for the reply; None: not searched
         self.search_problem = ""  # why the documents could not be searched for the reply, if so
+        self.quitting = False  # the app quits: a stopped reply's message is kept (see stop_for_quit)
         if documents is not None:
             documents.found.connect(self._on_found)
             documents.search_failed.connect(self._on_search_failed)
@@ -191,11 +192,22 @@ class ChatSession(QObject):
         """Stop this conversation's reply (running or waiting); other clients' replies go on."""
         if self._search is not None:
             self._search = None  # its passages are not wanted any more
-            self.conversation.drop_last_user()
+            if not self.quitting:
+                self.conversation.drop_last_user()
             self.reply_finished.emit(_nothing_generated())
             self.conversation_changed.emit(self.conversation.messages())
             return
         self._inference.stop(self._request_id)
+
+    def stop_for_quit(self) -> None:
+        """Stop the reply because the app quits: the user's message stays, even with no reply yet.
+
+        A Stop click before the first word gives the message back to the input box; at quit
+        there is no input box, so the message is kept (in the history it comes back to the
+        input box when the conversation is opened again).
+        """
+        self.quitting = True
+        self.stop()
 
     def new_chat(self, system_prompt: str | None = None) -> None:
         """Start a new conversation; a reply still running is stopped and never lands in it."""
@@ -268,7 +280,7 @@ class ChatSession(QObject):
         self._request_id = None
         if result.text or result.stats.stop_reason != "cancelled":
             self.conversation.add_assistant(result.text)
-        else:
+        elif not self.quitting:
             self.conversation.drop_last_user()
         self.reply_finished.emit(result)
         self.conversation_changed.emit(self.conversation.messages())

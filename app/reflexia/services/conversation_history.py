@@ -184,7 +184,7 @@ class ConversationHistory(QObject):
             return
         model = self._inference.model
         try:
-            if not result.text and result.stats.stop_reason == "cancelled":
+            if not result.text and result.stats.stop_reason == "cancelled" and not self._chat.quitting:
                 # Stopped before a word: the session withdrew the message too.
                 self.take_back_user_message()
             else:
