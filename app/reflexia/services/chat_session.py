@@ -129,7 +129,7 @@ class ChatSession(QObject):
         if collection:
             self.collection = collection
         if self._documents is not None:
-            self._documents.note_in_use(self.documents_on)
+            self._documents.note_in_use(self._client, self.documents_on)
 
     def set_defaults(self, sampling: SamplingParams, *, log_content: bool) -> None:
         """New sampling defaults from the settings (the role's own values still win), from the next reply."""

@@ -67,7 +67,7 @@ class DocumentsService(QObject):
         self.collection = DEFAULT_COLLECTION  # where added documents go, and what the chat searches
         self.view = DocumentsView()
         self.embedder_in_memory = False
-        self.in_use = False  # a chat answers from the documents
+        self._in_use: dict[str, bool] = {}  # by client: which chats answer from the documents
         self.reserved_bytes = 0
         self._top_k = settings.rag.top_k
         self._tickets = 0
@@ -162,13 +162,13 @@ class DocumentsService(QObject):
         self._thread.quit()
         self._thread.wait()
 
-    def note_in_use(self, in_use: bool) -> None:
-        """A chat turned answering from the documents on or off."""
-        self.in_use = in_use
+    def note_in_use(self, client: str, in_use: bool) -> None:
+        """The chat of ``client`` (window, quick) turned answering from the documents on or off."""
+        self._in_use[client] = in_use
         self._update_reserve()
 
     def _update_reserve(self) -> None:
-        needed = (self.in_use or self._busy) and not self.embedder_in_memory
+        needed = (any(self._in_use.values()) or self._busy) and not self.embedder_in_memory
         reserved = load_bytes() if needed else 0
         if reserved != self.reserved_bytes:
             self.reserved_bytes = reserved

@@ -60,6 +60,16 @@ def confirm_link(url: QUrl) -> bool:
     return box.exec() == QMessageBox.StandardButton.Open
 
 
+def small_button(text: str, object_name: str, tooltip: str) -> QPushButton:
+    """A small text button of a message (Copy, Edit): a pointing hand, and no focus frame after a click."""
+    button = QPushButton(text)
+    button.setObjectName(object_name)
+    button.setToolTip(tooltip)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+    return button
+
+
 def flash_copied(button: QPushButton) -> None:
     """Say "Copied" on a Copy button for a moment."""
     button.setText("Copied")
@@ -173,11 +183,7 @@ class CodeBlockView(QFrame):
         self._language = QLabel()
         self._language.setObjectName("codeLanguage")
         self._language.setTextFormat(Qt.TextFormat.PlainText)  # the model wrote it: never markup
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setObjectName("copyCodeButton")
-        self.copy_button.setToolTip("Copy the code")
-        self.copy_button.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.copy_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves no focus frame
+        self.copy_button = small_button("Copy", "copyCodeButton", "Copy the code")
         self.copy_button.clicked.connect(self.copy)
         row.addWidget(self._language)
         row.addStretch(1)

@@ -283,11 +283,16 @@ class DocumentsPanel(QWidget):
             self._show_outcome(outcome)
         self._on_selection()
 
-    def _item(self, path: Path) -> QTreeWidgetItem:
+    def _listed(self, path: Path) -> QTreeWidgetItem | None:
         for i in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(i)
             if item is not None and item.data(0, _PATH_ROLE) == str(path):
                 return item
+        return None
+
+    def _item(self, path: Path) -> QTreeWidgetItem:
+        if (item := self._listed(path)) is not None:
+            return item
         item = QTreeWidgetItem([path.name, "", ""])
         item.setData(0, _PATH_ROLE, str(path))
         self.tree.addTopLevelItem(item)
@@ -316,11 +321,8 @@ class DocumentsPanel(QWidget):
 
     def status_of(self, path: Path) -> str:
         """The status shown for ``path`` ("" when it is not listed)."""
-        for i in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(i)
-            if item is not None and item.data(0, _PATH_ROLE) == str(path):
-                return item.text(1)
-        return ""
+        item = self._listed(path)
+        return item.text(1) if item is not None else ""
 
     def _selected_paths(self) -> list[Path]:
         return [Path(str(item.data(0, _PATH_ROLE))) for item in self.tree.selectedItems()]

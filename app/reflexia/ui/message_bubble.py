@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from PySide6.QtCore import QSize, Qt, Signal, Slot
+from PySide6.QtCore import QSize, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QTextDocumentFragment
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
@@ -20,6 +20,7 @@ from reflexia.ui.code_block import (
     open_link,
     setup_body,
     size_hint_stand_in,
+    small_button,
 )
 from reflexia.ui.markdown_html import (
     CodePart,
@@ -77,19 +78,12 @@ class MessageBubble(QFrame):
         self.copy_button: QPushButton | None = None
         self.edit_button: QPushButton | None = None
         if role == "user":
-            self.edit_button = QPushButton("Edit")
-            self.edit_button.setObjectName("editMessageButton")
-            self.edit_button.setToolTip("Change this message and send it again (later messages are replaced)")
-            self.edit_button.setCursor(Qt.CursorShape.PointingHandCursor)
-            self.edit_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            resend = "Change this message and send it again (later messages are replaced)"
+            self.edit_button = small_button("Edit", "editMessageButton", resend)
             self.edit_button.clicked.connect(self.edit_requested)
             self._footer_row.addWidget(self.edit_button)
         else:
-            self.copy_button = QPushButton("Copy")
-            self.copy_button.setObjectName("copyReplyButton")
-            self.copy_button.setToolTip("Copy the reply (Markdown)")
-            self.copy_button.setCursor(Qt.CursorShape.PointingHandCursor)
-            self.copy_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves no focus frame
+            self.copy_button = small_button("Copy", "copyReplyButton", "Copy the reply (Markdown)")
             self.copy_button.clicked.connect(self.copy)
             self.copy_button.hide()
             self._footer_row.addWidget(self.copy_button)

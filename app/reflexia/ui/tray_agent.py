@@ -96,7 +96,6 @@ class TrayAgent(QObject):
         self._store = settings_store
         self._on_error = on_error
         self._pressure = "normal"
-        self._generating = False
         self.state: IconState = "idle"
         self.icon: QSystemTrayIcon | None = None
         self.menu = QMenu()
@@ -224,9 +223,9 @@ class TrayAgent(QObject):
 
     @Slot(bool)
     def _on_busy_changed(self, busy: bool) -> None:
-        self._generating = busy and not self._inference.is_loading
+        generating = busy and not self._inference.is_loading
         if self.state != "loading" or not self._inference.is_loading:
-            self._set_state("generating" if self._generating else self._resting_state())
+            self._set_state("generating" if generating else self._resting_state())
 
     @Slot(str, object)
     def _on_pressure_changed(self, level: str, _sample: object) -> None:
