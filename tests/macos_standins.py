@@ -62,7 +62,7 @@ def press(virtualKey, modifierMask):
             hotKeyHandlers[mine]()
 '''
 
-_CONSTANTS = '''
+_CONSTANTS = """
 cmdKey = 0x100
 shiftKey = 0x200
 optionKey = 0x800
@@ -71,7 +71,7 @@ kVK_Space = 0x31
 kVK_Return = 0x24
 kVK_ANSI_K = 0x28
 kVK_ANSI_R = 0x0F
-'''
+"""
 
 
 def install_quickmachotkey(folder: Path) -> Path:

@@ -31,6 +31,10 @@ from reflexia.ui.tray_agent import TrayAgent
 
 log = logging.getLogger(__name__)
 
+#: Qt activates the app as it finishes launching; an activation this soon after start, before the
+#: app was ever inactive, is that one, not the user reopening Reflexia (macOS).
+LAUNCH_ACTIVATION_S = 5.0
+
 
 class DesktopAgent(QObject):
     """Ties the running app to the menubar, other launches and the window's visibility (GUI thread)."""
@@ -41,8 +45,11 @@ class DesktopAgent(QObject):
         qt_app: QApplication,
         instance: SingleInstance,
         shortcut: GlobalShortcut | None = None,
+        platform: str = sys.platform,
     ) -> None:
         super().__init__()
+        self._platform = platform
+        self._launch_activation_until: float | None = time.monotonic() + LAUNCH_ACTIVATION_S
         self.app = app
         self._qt_app = qt_app
         self.tray = TrayAgent(
@@ -103,7 +110,8 @@ class DesktopAgent(QObject):
             self.app.window.add_documents([Path(event.file())])
             return True
         if watched is self.app.window and self.has_tray:
-            if event.type() == QEvent.Type.Hide:
+            # A minimised window lives in the Dock: its icon stays until the window is closed.
+            if event.type() == QEvent.Type.Hide and not self.app.window.isMinimized():
                 set_dock_icon_visible(False)
             elif event.type() == QEvent.Type.Show:
                 set_dock_icon_visible(True)
@@ -112,13 +120,19 @@ class DesktopAgent(QObject):
     @Slot(Qt.ApplicationState)
     def _on_application_state(self, state: Qt.ApplicationState) -> None:
         # A macOS popover hides when its app is no longer active (the user clicked elsewhere).
-        if sys.platform != "darwin":
+        if self._platform != "darwin":
             return
+        launching, self._launch_activation_until = self._launch_activation_until, None
         if state == Qt.ApplicationState.ApplicationInactive:
             self.app.quick_prompt.hide()
+            return
+        if state != Qt.ApplicationState.ApplicationActive:
+            return
+        if launching is not None and time.monotonic() < launching:
+            return  # Qt's activation at launch: a login start (--background) stays in the menubar
         # Opening Reflexia.app again (Finder, Spotlight) reactivates this process instead of starting
         # another: with nothing of ours on screen, that means "show the window".
-        elif not self.app.window.isVisible() and not self.app.quick_prompt.isVisible():
+        if not self.app.window.isVisible() and not self.app.quick_prompt.isVisible():
             self.show_window()
 
     @Slot(object, object)

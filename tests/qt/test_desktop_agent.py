@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFileOpenEvent
+from PySide6.QtGui import QFileOpenEvent, QHideEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -52,3 +52,54 @@ def test_the_quick_prompt_shortcut_works_in_the_window(qtbot: QtBot, agent: Desk
     )
     qtbot.waitUntil(agent.app.quick_prompt.isVisible, timeout=5_000)
     agent.app.quick_prompt.hide()
+
+
+@pytest.fixture
+def mac_agent(make_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[DesktopAgent]:
+    """The agent as it runs on macOS (the platform's events are sent by the test)."""
+    qt_app = QApplication.instance()
+    assert isinstance(qt_app, QApplication)
+    quit_on_close = qt_app.quitOnLastWindowClosed()
+    dock: list[bool] = []
+    monkeypatch.setattr("reflexia.desktop.set_dock_icon_visible", dock.append)
+    app = make_app()
+    app.window.hide()  # as a login start (--background) leaves it
+    made = DesktopAgent(app, qt_app, SingleInstance("reflexia-test-mac-agent"), platform="darwin")
+    made.has_tray = True  # a Mac always has the menubar
+    made.dock = dock  # type: ignore[attr-defined]
+    yield made
+    made.close()
+    qt_app.removeEventFilter(made)
+    qt_app.setQuitOnLastWindowClosed(quit_on_close)
+
+
+def test_a_login_start_stays_in_the_menubar_when_qt_activates_the_app(mac_agent: DesktopAgent) -> None:
+    # Qt activates the app as it finishes launching: that used to show the window at every login.
+    mac_agent._on_application_state(Qt.ApplicationState.ApplicationActive)
+    assert not mac_agent.app.window.isVisible()
+    # Later the user opens Reflexia.app again from the Finder: the app was inactive, now active.
+    mac_agent._on_application_state(Qt.ApplicationState.ApplicationInactive)
+    mac_agent._on_application_state(Qt.ApplicationState.ApplicationActive)
+    assert mac_agent.app.window.isVisible()
+
+
+def test_reopening_long_after_launch_shows_the_window(mac_agent: DesktopAgent, monkeypatch) -> None:
+    monkeypatch.setattr("reflexia.desktop.LAUNCH_ACTIVATION_S", 0.0)
+    mac_agent._launch_activation_until = 0.0  # launched long ago, never deactivated since
+    mac_agent._on_application_state(Qt.ApplicationState.ApplicationActive)
+    assert mac_agent.app.window.isVisible()
+
+
+def test_minimising_keeps_the_dock_icon_and_closing_takes_it_away(
+    qtbot: QtBot, mac_agent: DesktopAgent
+) -> None:
+    window = mac_agent.app.window
+    window.show()
+    qtbot.waitExposed(window)
+    assert mac_agent.dock[-1] is True  # type: ignore[attr-defined]
+    window.setWindowState(Qt.WindowState.WindowMinimized)
+    QApplication.sendEvent(window, QHideEvent())  # what macOS sends as the window goes to the Dock
+    assert mac_agent.dock[-1] is True  # type: ignore[attr-defined]
+    window.setWindowState(Qt.WindowState.WindowNoState)
+    window.hide()  # closed to the menubar
+    assert mac_agent.dock[-1] is False  # type: ignore[attr-defined]

@@ -29,10 +29,10 @@ from reflexia.core.memory.governor import (
     GovernorState,
     LevelChange,
     MemoryGovernor,
-    PressureLevel,
     RungOption,
 )
 from reflexia.core.memory.monitor import MemorySample, sample_memory
+from reflexia.core.memory.pressure import PressureLevel
 from reflexia.core.memory.rung_report import RungReport, family_report, rung_options
 from reflexia.core.models.catalog import ModelFamily, precision_rank
 from reflexia.services.inference import InferenceService

@@ -13,8 +13,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-import psutil
-
 from reflexia.core.config.settings import LoadedSettings
 from reflexia.core.desktop.display_libraries import (
     XCB_LIBRARIES,
@@ -24,6 +22,8 @@ from reflexia.core.desktop.display_libraries import (
 )
 from reflexia.core.engine.llama_cpp.version import EXPECTED_VERSION, installed_version, version_problem
 from reflexia.core.hardware import probe_hardware
+from reflexia.core.memory.macos_memory import MACOS_NAMES
+from reflexia.core.memory.monitor import read_system_memory
 from reflexia.core.models.files import find_model_files
 from reflexia.core.units import MB, human_size
 
@@ -148,10 +148,15 @@ def _ollama(loaded: LoadedSettings) -> Check:
 
 
 def _memory(loaded: LoadedSettings) -> Check:
-    memory = psutil.virtual_memory()
+    memory = read_system_memory()
     minimum = loaded.settings.memory.min_free_memory_mb * MB
-    detail = f"{human_size(memory.available)} free of {human_size(memory.total)} ({memory.percent:.0f}% used)"
-    if memory.available < minimum:
+    detail = (
+        f"{human_size(memory.available_bytes)} free of {human_size(memory.total_bytes)} "
+        f"({memory.used_percent:.0f}% used, read by {memory.source})"
+    )
+    if memory.system_pressure is not None:
+        detail += f"; macOS reports {MACOS_NAMES[memory.system_pressure]} memory pressure"
+    if memory.available_bytes < minimum or memory.system_pressure == "critical":
         return Check("memory", "warning", detail, "close other programs or pick a smaller quantization")
     return Check("memory", "ok", detail)
 

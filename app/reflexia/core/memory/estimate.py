@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 import gguf
-import psutil
 
 from reflexia.core.config.settings import MemorySettings
 from reflexia.core.engine.llama_cpp.options import FLASH_ATTENTION, SAVED_STATE_SHARE
 from reflexia.core.hardware import is_apple_silicon
+from reflexia.core.memory.monitor import read_system_memory
 from reflexia.core.models.catalog import precision_key
 from reflexia.core.models.gguf_file import GGUFInfo
 from reflexia.core.units import MB, human_size
@@ -243,7 +243,7 @@ class MemoryBudget:
 
     Attributes:
         total_bytes: Physical memory.
-        available_bytes: Memory available now without swapping (psutil's ``available``).
+        available_bytes: Memory available now without swapping (as the system counts it).
         max_memory_percent: At most this share of total memory may be in use, by all programs.
         min_free_bytes: Always leave this much available.
         reserved_bytes: Set aside for something about to load beside the model (the embeddings model).
@@ -257,11 +257,11 @@ class MemoryBudget:
 
     @classmethod
     def from_system(cls, settings: MemorySettings, reserved_bytes: int = 0) -> MemoryBudget:
-        """The budget now, from psutil and the memory settings, less ``reserved_bytes``."""
-        memory = psutil.virtual_memory()
+        """The budget now, from the system's memory and the memory settings, less ``reserved_bytes``."""
+        memory = read_system_memory()
         return cls(
-            total_bytes=int(memory.total),
-            available_bytes=int(memory.available),
+            total_bytes=memory.total_bytes,
+            available_bytes=memory.available_bytes,
             max_memory_percent=float(settings.max_memory_percent),
             min_free_bytes=settings.min_free_memory_mb * MB,
             reserved_bytes=reserved_bytes,

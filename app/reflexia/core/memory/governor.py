@@ -11,8 +11,12 @@ Rules, with the thresholds of :class:`GovernorConfig`:
   available, ``high`` at ``used >= high_percent``, else ``normal``. Leaving a level
   takes ``hysteresis_percent`` below its threshold (for critical also that share of
   total memory above the free floor).
-* A new level counts once seen for ``min_dwell_s``; critical below the free floor
-  counts at once, because waiting there risks swapping or the OOM killer.
+* On macOS the kernel's own level (normal, warning, critical) counts first and the thresholds
+  above are a second signal: the higher wins. Memory there is counted as macOS counts it
+  (``macos_memory``); psutil's figure would read 80% used on a healthy Mac.
+* A new level counts once seen for ``min_dwell_s``; critical below the free floor (or
+  critical by the system's own word) counts at once, because waiting there risks swapping
+  or the OOM killer.
 * A rung's budget is what it could have if the current model were unloaded, less the
   free floor, and at most ``max_memory_percent`` of total less what others use. It
   fits when ``estimate * (1 + headroom_fraction)`` is within the budget. Moving up
@@ -38,16 +42,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from reflexia.core.memory.macos_memory import MACOS_NAMES
 from reflexia.core.memory.monitor import MemorySample
+from reflexia.core.memory.pressure import SEVERITY, PressureLevel
 from reflexia.core.units import GB, MB
 
 if TYPE_CHECKING:
     from reflexia.core.config.settings import MemorySettings
 
-PressureLevel = Literal["normal", "high", "critical"]
 DecisionKind = Literal["initial", "step_down", "step_up", "complexity", "pinned"]
 
-_SEVERITY: dict[PressureLevel, int] = {"normal": 0, "high": 1, "critical": 2}
+_SEVERITY = SEVERITY
 COMPLEXITY_THRESHOLD = 0.5
 
 
@@ -115,7 +120,10 @@ class GovernorState:
 
 
 def _pressure_text(sample: MemorySample) -> str:
-    return f"{sample.used_percent:.0f}% used, {sample.available_gb:.1f} GB free"
+    text = f"{sample.used_percent:.0f}% used, {sample.available_gb:.1f} GB free"
+    if sample.system_pressure is not None:
+        text += f", macOS reports {MACOS_NAMES[sample.system_pressure]} pressure"
+    return text
 
 
 def _json(
@@ -179,7 +187,19 @@ GovernorEvent: TypeAlias = LevelChange | Decision
 
 
 def classify_pressure(sample: MemorySample, level: PressureLevel, config: GovernorConfig) -> PressureLevel:
-    """The level this sample shows, given the level in force (for hysteresis)."""
+    """The level this sample shows, given the level in force (for hysteresis).
+
+    Where the system reports its own level (macOS), that level counts first and our thresholds
+    are a second signal: the higher of the two wins.
+    """
+    ours = _threshold_level(sample, level, config)
+    system = sample.system_pressure
+    if system is None or _SEVERITY[ours] >= _SEVERITY[system]:
+        return ours
+    return system
+
+
+def _threshold_level(sample: MemorySample, level: PressureLevel, config: GovernorConfig) -> PressureLevel:
     used, margin, floor = sample.used_percent, config.hysteresis_percent, config.min_free_bytes
     if used >= config.critical_percent or sample.available_bytes < floor:
         return "critical"
@@ -227,7 +247,10 @@ def _track_level(
     pending = state.pending_level
     same_way = pending is not None and (_SEVERITY[pending] > _SEVERITY[state.level]) == rising
     since = state.pending_since if same_way and state.pending_since is not None else t
-    urgent = raw == "critical" and sample.available_bytes < config.min_free_bytes
+    # Critical below the free floor, or critical by the system's own word, cannot wait.
+    urgent = raw == "critical" and (
+        sample.available_bytes < config.min_free_bytes or sample.system_pressure == "critical"
+    )
     if not urgent and t - since < config.min_dwell_s:
         return replace(state, pending_level=raw, pending_since=since, last_sample_s=t), None
     change = LevelChange(state.level, raw, sample)
