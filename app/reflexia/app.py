@@ -21,7 +21,7 @@ from reflexia.core.config.settings import LoadedSettings, Settings
 from reflexia.core.engine.backend import Backend
 from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend
 from reflexia.core.engine.llama_cpp.options import LlamaOptions
-from reflexia.core.engine.llama_cpp.version import version_problem
+from reflexia.core.engine.llama_cpp.version import build_problem, version_problem
 from reflexia.core.engine.ollama.backend import OllamaBackend
 from reflexia.core.engine.values import ModelRef, SamplingParams
 from reflexia.core.errors import HistoryStoreError
@@ -86,10 +86,12 @@ class ReflexiaApp:
         """The settings in force (they change when the user saves the settings dialog)."""
         return self.store.settings
 
-    def load_model(self, path: Path, context_length: int | None = None) -> None:
-        """Queue loading ``path``; ``context_length`` overrides the configured context (one that fits)."""
+    def load_model(
+        self, path: Path, context_length: int | None = None, gpu_layers: int | None = None
+    ) -> None:
+        """Queue loading ``path``; the context and GPU layers override the configured ones (what fits)."""
         context = context_length or self.store.settings.model.context_length
-        self.inference.load_model(ModelRef.file(path), context)
+        self.inference.load_model(ModelRef.file(path), context, gpu_layers=gpu_layers)
 
     def shutdown(self) -> None:
         """Stop sampling and generation, end the worker threads, free the model.
@@ -181,7 +183,7 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         history=history,
         history_problem=history_problem,
         settings_store=store,
-        load_model=lambda path, context: holder["app"].load_model(path, context),
+        load_model=lambda path, context, gpu_layers: holder["app"].load_model(path, context, gpu_layers),
         window_state=QSettings(str(state_file), QSettings.Format.IniFormat),
         documents=documents,
         folder_watcher=folder_watcher,
@@ -218,9 +220,10 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         problems.append(roles.library.problem)
     if history_problem:
         problems.append(history_problem)
-    if (engine_problem := version_problem()) is not None:
-        log.warning("%s", engine_problem)
-        problems.append(engine_problem)
+    for engine_problem in (version_problem(), build_problem()):
+        if engine_problem is not None:
+            log.warning("%s", engine_problem)
+            problems.append(engine_problem)
     window.show_problems(problems)
     # Objects made at start-up live as long as the app; frozen, they are no longer traversed
     # by the collector, whose full passes otherwise pause the GUI thread for tens of ms.

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QRect, Qt, Slot
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Slot
 from PySide6.QtGui import QFileOpenEvent, QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -90,6 +90,17 @@ class DesktopAgent(QObject):
         anchor = self.tray.anchor()
         self.app.quick_prompt.open_near(anchor.toRect() if anchor is not None else QRect())
         activate_app()  # macOS: an accessory app is not activated by a menubar click
+
+    @Slot()
+    def report_focus(self) -> None:
+        """Log whether the window came up in front with the keyboard (packaging/macos_check.sh)."""
+        window = self.app.window
+        log.info(
+            "window has the focus: %s (visible %s, app %s)",
+            "yes" if window.isActiveWindow() else "no",
+            window.isVisible(),
+            self._qt_app.applicationState().name,
+        )
 
     @Slot()
     def show_window(self) -> None:
@@ -173,6 +184,7 @@ def run_gui(loaded: LoadedSettings, argv: list[str], request: str = "show") -> i
     if request != "background" or not agent.has_tray:
         app.window.bring_to_front()
         log.info("window shown in %.2f s", time.perf_counter() - started)
+        QTimer.singleShot(1500, agent.report_focus)
     if request == "quick":
         agent.open_quick_prompt()
     code = qt_app.exec()

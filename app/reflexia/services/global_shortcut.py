@@ -30,8 +30,8 @@ class ShortcutStatus:
 
     Attributes:
         shortcut: The shortcut asked for ("" for none).
-        registered: Whether it works from any app.
-        reason: Why not, in the user's words ("" when registered).
+        registered: Whether it was registered for every app (macOS).
+        reason: Why not, in the user's words ("" when registered, or where there are no global ones).
     """
 
     shortcut: str
@@ -41,8 +41,8 @@ class ShortcutStatus:
     @property
     def note(self) -> str:
         """One line for the settings, next to the shortcut."""
-        if self.registered:
-            return f"{self.shortcut} works from any app."
+        if self.registered:  # Carbon does not say when another app already holds the same keys
+            return f"{self.shortcut} is registered for every app."
         return self.reason
 
 
@@ -98,13 +98,8 @@ class GlobalShortcut(QObject):
     def _register(self, shortcut: str) -> ShortcutStatus:
         if not shortcut:
             return ShortcutStatus("", registered=False, reason="No shortcut is set.")
-        if self._platform != "darwin":
-            return ShortcutStatus(
-                shortcut,
-                registered=False,
-                reason=f"{shortcut} works while Reflexia is in front; for any app, bind `reflexia quick` "
-                "in your desktop's keyboard settings.",
-            )
+        if self._platform != "darwin":  # the setting's own description says how to get a global one
+            return ShortcutStatus(shortcut, registered=False)
         try:
             hotkeys, constants = _load_hotkeys()
             self.unregister()

@@ -52,6 +52,7 @@ class SwitchPlan:
     target: Path | None  # None: the quantizer must make the rung from ``source`` first
     source: Path | None
     context_length: int
+    gpu_layers: int | None = None  # fewer than configured when the GPU's working set holds only some
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ class MemorySampler(QThread):
             target.path if target is not None else None,
             source.path if source is not None else None,
             context,
+            report.gpu_layers if report is not None else None,
         )
 
 
@@ -443,7 +445,9 @@ class GovernorService(QObject):
 
     def _load(self, plan: SwitchPlan, path: Path) -> None:
         self.switched.emit(plan.decision)
-        self._swap_load = self._inference.load_model(ModelRef.file(path), plan.context_length, "governor")
+        self._swap_load = self._inference.load_model(
+            ModelRef.file(path), plan.context_length, "governor", gpu_layers=plan.gpu_layers
+        )
 
     @Slot(object)
     def _on_rung_made(self, path: Path) -> None:

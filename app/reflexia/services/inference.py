@@ -63,9 +63,16 @@ class InferenceWorker(QObject):
         self._backends = dict(backends)
         self._current: Backend | None = None  # the backend holding the loaded model
 
-    @Slot(int, object, int, object)
-    def load(self, request_id: int, ref: ModelRef, context_length: int, cancel: threading.Event) -> None:
-        """Load ``ref`` with its backend; runs on the inference thread."""
+    @Slot(int, object, int, object, object)
+    def load(
+        self,
+        request_id: int,
+        ref: ModelRef,
+        context_length: int,
+        gpu_layers: int | None,
+        cancel: threading.Event,
+    ) -> None:
+        """Load ``ref`` with its backend (``gpu_layers`` None: as configured); on the inference thread."""
         backend = self._backends.get(ref.backend)
         if backend is None:
             error = GenerationError(f"No {ref.backend} backend is set up to load {ref}")
@@ -75,7 +82,7 @@ class InferenceWorker(QObject):
             self._current.unload()  # one model at a time, whichever backend runs it
             self._current = None
         try:
-            info = backend.load(ref, context_length, cancel)
+            info = backend.load(ref, context_length, cancel, gpu_layers=gpu_layers)
         except Exception as exc:
             log.warning("load of %s failed: %s", ref.label, exc)
             self._current = backend if backend.model is not None else None
@@ -159,6 +166,7 @@ class _Ticket:
     request: GenerationRequest | None = None
     ref: ModelRef | None = None
     context_length: int = 0
+    gpu_layers: int | None = None  # None: as configured
     role: str = ""
     cache_key: CacheKey | None = None
 
@@ -192,7 +200,7 @@ class InferenceService(QObject):
     request_refused = Signal(str)
     busy_changed = Signal(bool)
 
-    _load_requested = Signal(int, object, int, object)
+    _load_requested = Signal(int, object, int, object, object)
     _generate_requested = Signal(int, object, object)
     _unload_requested = Signal(int)
     _forget_requested = Signal(str)
@@ -285,14 +293,21 @@ class InferenceService(QObject):
             return False
         return True
 
-    def load_model(self, ref: ModelRef, context_length: int, client: str = "window") -> int:
-        """Queue a load; loads and unloads still waiting are dropped, a running load is abandoned."""
+    def load_model(
+        self, ref: ModelRef, context_length: int, client: str = "window", *, gpu_layers: int | None = None
+    ) -> int:
+        """Queue a load; loads and unloads still waiting are dropped, a running load is abandoned.
+
+        ``gpu_layers`` overrides the configured offload (the fit check's partial offload).
+        """
         for ticket in [t for t in self._queue if t.kind in ("load", "unload")]:
             self._queue.remove(ticket)
             self.request_dropped.emit(ticket.id, "superseded by a newer load")
         if self._running is not None and self._running.kind == "load":
             self._running.cancel.set()  # the worker gives up between tensors
-        return self._enqueue(_Ticket(next(self._ids), client, "load", ref=ref, context_length=context_length))
+        ticket = _Ticket(next(self._ids), client, "load", ref=ref, context_length=context_length)
+        ticket.gpu_layers = gpu_layers
+        return self._enqueue(ticket)
 
     def unload(self, client: str = "window") -> int:
         """Queue freeing the model."""
@@ -361,7 +376,8 @@ class InferenceService(QObject):
         if ticket.kind == "load":
             assert ticket.ref is not None
             self.model_loading.emit(ticket.id, ticket.ref)
-            self._load_requested.emit(ticket.id, ticket.ref, ticket.context_length, ticket.cancel)
+            ticket_args = (ticket.id, ticket.ref, ticket.context_length, ticket.gpu_layers, ticket.cancel)
+            self._load_requested.emit(*ticket_args)
         elif ticket.kind == "unload":
             self._unload_requested.emit(ticket.id)
         else:

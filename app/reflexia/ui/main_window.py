@@ -73,7 +73,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         history: ConversationHistory | None,
         history_problem: str = "",
         settings_store: SettingsStore,
-        load_model: Callable[[Path, int | None], None],
+        load_model: Callable[[Path, int | None, int | None], None],
         window_state: QSettings,
         documents: DocumentsService | None = None,
         folder_watcher: FolderWatcher | None = None,
@@ -257,17 +257,21 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
             self._library.check(path)  # not in the library: judge it on a worker first
             return
         report = entry.report
-        self._load_if_it_fits(path, report.fit, report.max_context, report.message)
+        self._load_if_it_fits(path, report.fit, report.max_context, report.message, report.gpu_layers)
 
     def _on_file_checked(self, path: Path, fit: FitResult) -> None:
-        self._load_if_it_fits(path, fit.verdict, fit.max_context, fit.message)
+        self._load_if_it_fits(path, fit.verdict, fit.max_context, fit.message, fit.gpu_layers)
 
-    def _load_if_it_fits(self, path: Path, verdict: str, max_context: int, message: str) -> None:
+    def _load_if_it_fits(
+        self, path: Path, verdict: str, max_context: int, message: str, gpu_layers: int | None
+    ) -> None:
         if verdict == "fits":
-            self._load_model(path, None)
+            self._load_model(path, None, gpu_layers)
+            if gpu_layers is not None:  # Metal's working set holds only some layers: say so
+                self.banner.show_message(f"<b>Loaded partly on the GPU</b> ({message}).", "info")
             return
         if verdict == "shorter_context":
-            self._load_model(path, max_context)
+            self._load_model(path, max_context, gpu_layers)
             self.banner.show_message(
                 f"<b>Loaded with a {max_context}-token context</b> so that it fits in memory now "
                 f"({message}).",
@@ -283,7 +287,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self.banner.show_message(
             f"<b>{path.name} is too large for this machine now.</b> {message}.{advice}",
             "error",
-            ("Load anyway", lambda: self._load_model(path, None)),
+            ("Load anyway", lambda: self._load_model(path, None, None)),
         )
 
     def open_model_file(self) -> None:
@@ -382,7 +386,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
 
     def _on_demo_model_ready(self, path: Path) -> None:
         self._library.rescan()
-        self._load_model(path, None)
+        self._load_model(path, None, None)
 
     def _on_check_failed(self, _path: Path, error: ReflexiaError) -> None:
         self._on_model_load_failed(0, error)

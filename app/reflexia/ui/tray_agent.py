@@ -19,7 +19,17 @@ from collections.abc import Callable
 from typing import Literal
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QActionGroup, QColor, QCursor, QIcon, QPainter, QPen, QPixmap
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QColor,
+    QCursor,
+    QGuiApplication,
+    QIcon,
+    QPainter,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from reflexia.core.config.settings import Role, Settings
@@ -40,9 +50,17 @@ _PRESSURE_NAMES = {
 
 
 def state_icon(state: IconState, *, template: bool = sys.platform == "darwin") -> QIcon:
-    """The status item's icon for ``state``: a ring, opened while loading, filled while answering."""
+    """The status item's icon for ``state``: a ring, opened while loading, filled while answering.
+
+    The macOS menubar draws its icons 18 pt tall (the bar less 4 pt): a template icon comes as an
+    18 px pixmap and its 36 px Retina twin (device pixel ratio 2), its ring filling most of it. A
+    44 px pixmap was taken as 44 pt and scaled down to a ring of about 11 pt. Other trays ask for
+    22 px and its double.
+    """
     icon = QIcon()
-    for size in (22, 44):  # the menubar's size, and its high-resolution twin
+    points, fill = (18, 0.84) if template else (22, 0.68)
+    for ratio in (1, 2):
+        size = points * ratio
         pixmap = QPixmap(size, size)
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
@@ -50,7 +68,8 @@ def state_icon(state: IconState, *, template: bool = sys.platform == "darwin") -
         color = QColor("black") if template else QColor("#3b5bfd")
         pen = QPen(color, size / 9)
         painter.setPen(pen)
-        ring = QRectF(size * 0.16, size * 0.16, size * 0.68, size * 0.68)
+        margin = (1 - fill) / 2
+        ring = QRectF(size * margin, size * margin, size * fill, size * fill)
         if state == "loading":
             painter.drawArc(ring, 90 * 16, -270 * 16)
         else:
@@ -63,9 +82,27 @@ def state_icon(state: IconState, *, template: bool = sys.platform == "darwin") -
             painter.drawRoundedRect(QRectF(size * 0.45, size * 0.3, size * 0.1, size * 0.25), 1, 1)
             painter.drawEllipse(QPointF(size / 2, size * 0.66), size * 0.06, size * 0.06)
         painter.end()
+        pixmap.setDevicePixelRatio(ratio)
         icon.addPixmap(pixmap)
     icon.setIsMask(template)
     return icon
+
+
+def click_opens_menu(
+    reason: QSystemTrayIcon.ActivationReason, modifiers: Qt.KeyboardModifier, platform: str = sys.platform
+) -> bool:
+    """Whether a click on the status item opens our menu (macOS, where no context menu is set).
+
+    On macOS a right-click and a Control-click both mean "the menu". Qt reports a Control-click
+    as a left click (Trigger) with the Control key, which Qt calls Meta there.
+    """
+    if platform != "darwin":
+        return False  # elsewhere the context menu is the item's own
+    if reason == QSystemTrayIcon.ActivationReason.Context:
+        return True
+    return reason == QSystemTrayIcon.ActivationReason.Trigger and bool(
+        modifiers & Qt.KeyboardModifier.MetaModifier
+    )
 
 
 class TrayAgent(QObject):
@@ -143,6 +180,7 @@ class TrayAgent(QObject):
             self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_activated)
         self.icon.show()
+        log.info("status item shown in the menubar")  # packaging/macos_check.sh looks for this line
         return True
 
     def anchor(self) -> QRectF | None:
@@ -152,10 +190,10 @@ class TrayAgent(QObject):
     # -- what the user does -----------------------------------------------
     @Slot(QSystemTrayIcon.ActivationReason)
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason == QSystemTrayIcon.ActivationReason.Trigger:
-            self.quick_prompt_requested.emit()
-        elif reason == QSystemTrayIcon.ActivationReason.Context and sys.platform == "darwin":
+        if click_opens_menu(reason, QGuiApplication.queryKeyboardModifiers()):
             self.menu.popup(QCursor.pos())
+        elif reason == QSystemTrayIcon.ActivationReason.Trigger:
+            self.quick_prompt_requested.emit()
 
     @Slot(bool)
     def _on_auto_toggled(self, on: bool) -> None:

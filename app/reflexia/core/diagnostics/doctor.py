@@ -20,7 +20,12 @@ from reflexia.core.desktop.display_libraries import (
     missing_xcb_libraries,
     needs_xcb,
 )
-from reflexia.core.engine.llama_cpp.version import EXPECTED_VERSION, installed_version, version_problem
+from reflexia.core.engine.llama_cpp.version import (
+    EXPECTED_VERSION,
+    build_problem,
+    installed_version,
+    version_problem,
+)
 from reflexia.core.hardware import probe_hardware
 from reflexia.core.memory.macos_memory import MACOS_NAMES
 from reflexia.core.memory.monitor import read_system_memory
@@ -59,6 +64,8 @@ def _llama(installed: str | None = None) -> Check:
     problem = version_problem(installed)
     if problem is not None:
         return Check("llama.cpp", "error", detail, problem.split(" Fix: ")[-1])
+    if (crash := build_problem()) is not None:
+        return Check("llama.cpp", "error", f"{detail}; {crash.split(': rebuild')[0]}", "make install")
     if hardware.apple_silicon and not hardware.gpu_offload:
         return Check(
             "llama.cpp",

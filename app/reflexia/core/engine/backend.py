@@ -33,8 +33,18 @@ class Backend(Protocol):
             ServerUnavailableError: the backend's server does not answer.
         """
 
-    def load(self, ref: ModelRef, context_length: int, cancel: threading.Event | None = None) -> ModelInfo:
+    def load(
+        self,
+        ref: ModelRef,
+        context_length: int,
+        cancel: threading.Event | None = None,
+        *,
+        gpu_layers: int | None = None,
+    ) -> ModelInfo:
         """Load a model, replacing the current one; gives up soon after ``cancel`` is set.
+
+        ``gpu_layers`` overrides the configured offload for this load (fewer layers than Metal's
+        working set would hold); backends that run models elsewhere ignore it.
 
         Raises:
             ReflexiaError: a specific, user-presentable reason (bad file, no server, cancelled).

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
 
 import gguf
 
 from reflexia.core.config.settings import MemorySettings
+from reflexia.core.engine.llama_cpp.devices import gpu_working_set_bytes
 from reflexia.core.engine.llama_cpp.options import FLASH_ATTENTION, SAVED_STATE_SHARE
 from reflexia.core.hardware import is_apple_silicon
 from reflexia.core.memory.monitor import read_system_memory
@@ -247,6 +248,8 @@ class MemoryBudget:
         max_memory_percent: At most this share of total memory may be in use, by all programs.
         min_free_bytes: Always leave this much available.
         reserved_bytes: Set aside for something about to load beside the model (the embeddings model).
+        gpu_working_set_bytes: On unified memory (Apple Silicon), the most the GPU lets this
+            process use (Metal's ``recommendedMaxWorkingSetSize``); None where there is no such limit.
     """
 
     total_bytes: int
@@ -254,6 +257,7 @@ class MemoryBudget:
     max_memory_percent: float
     min_free_bytes: int
     reserved_bytes: int = 0
+    gpu_working_set_bytes: int | None = None
 
     @classmethod
     def from_system(cls, settings: MemorySettings, reserved_bytes: int = 0) -> MemoryBudget:
@@ -265,6 +269,7 @@ class MemoryBudget:
             max_memory_percent=float(settings.max_memory_percent),
             min_free_bytes=settings.min_free_memory_mb * MB,
             reserved_bytes=reserved_bytes,
+            gpu_working_set_bytes=gpu_working_set_bytes() if is_apple_silicon() else None,
         )
 
     def usable_bytes(self, already_loaded_bytes: int = 0) -> int:
@@ -300,6 +305,33 @@ class FitResult:
     estimate: MemoryEstimate
     max_context: int
     message: str
+    gpu_layers: int | None = None  # layers to offload when fewer than configured fit the GPU
+
+
+#: A shorter context that keeps every layer on the GPU is preferred down to this many tokens;
+#: below it the context asked for stays and some layers run on the CPU instead.
+_SHORTEST_USEFUL_CONTEXT: Final = 2048
+
+
+def gpu_bytes(info: GGUFInfo, estimate: MemoryEstimate, gpu_layers: int) -> int:
+    """What the GPU holds with ``gpu_layers`` offloaded (-1: all).
+
+    The offloaded layers' weights and KV cache, the output layer once every block is offloaded,
+    and the compute buffer.
+    """
+    blocks = info.block_count or 1
+    offloaded = blocks + 1 if gpu_layers < 0 else min(gpu_layers, blocks + 1)
+    block_weights = sum(t.n_bytes for t in info.tensors if _BLOCK.match(t.name))
+    output = sum(t.n_bytes for t in info.tensors if t.name.startswith("output"))
+    share = min(offloaded, blocks) / blocks
+    layers = round(share * (block_weights + estimate.kv_cache_bytes))
+    return layers + (output if offloaded > blocks else 0) + (estimate.compute_bytes if offloaded else 0)
+
+
+def _layers_within(info: GGUFInfo, estimate: MemoryEstimate, ceiling: int) -> int:
+    """The most blocks whose GPU share stays within ``ceiling`` (0: none)."""
+    blocks = info.block_count or 1
+    return max((n for n in range(blocks + 1) if gpu_bytes(info, estimate, n) <= ceiling), default=0)
 
 
 def check_fit(
@@ -325,32 +357,79 @@ def check_fit(
         The verdict, the estimate, the largest fitting context and a message.
     """
     usable = budget.usable_bytes(already_loaded_bytes)
+    working_set = budget.gpu_working_set_bytes if gpu_layers != 0 else None
 
     def needs(context: int) -> MemoryEstimate:
         return estimate_memory(info, context, gpu_layers=gpu_layers, batch_size=batch_size)
 
+    def in_ram(context: int) -> bool:
+        return needs(context).total_bytes <= usable
+
+    def on_gpu(context: int) -> bool:
+        return working_set is None or gpu_bytes(info, needs(context), gpu_layers) <= working_set
+
     estimate = needs(context_length)
-    ceiling = max(CONTEXT_STEP, (info.context_length or _MAX_CONTEXT) // CONTEXT_STEP * CONTEXT_STEP)
-    # The estimate grows with the context, so bisect over multiples of 256.
-    low, high = 0, ceiling // CONTEXT_STEP
-    while low < high:
-        middle = (low + high + 1) // 2
-        if needs(middle * CONTEXT_STEP).total_bytes <= usable:
-            low = middle
-        else:
-            high = middle - 1
-    max_context = low * CONTEXT_STEP
+    ram_context = _longest_context(info, in_ram)
     have = human_size(usable)
     needs_at = f"needs {human_size(estimate.total_bytes)} at {estimate.context_length} tokens"
+    if working_set is not None and ram_context and not on_gpu(context_length):
+        return _fit_the_gpu(info, context_length, estimate, ram_context, working_set, needs, in_ram, on_gpu)
     if estimate.total_bytes <= usable:
         message = f"fits: {needs_at}; {have} is available within your budget"
-        return FitResult("fits", estimate, max_context, message)
-    if max_context:
-        message = f"{needs_at}; {have} is available within your budget — fits with a context of {max_context}"
-        return FitResult("shorter_context", estimate, max_context, message)
+        return FitResult("fits", estimate, ram_context, message)
+    if ram_context:
+        message = f"{needs_at}; {have} is available within your budget — fits with a context of {ram_context}"
+        return FitResult("shorter_context", estimate, ram_context, message)
     smallest = human_size(needs(CONTEXT_STEP).total_bytes)
     message = f"too large: needs {smallest} even at {CONTEXT_STEP} tokens of context, {have} available"
     return FitResult("too_large", estimate, 0, message)
+
+
+def _longest_context(info: GGUFInfo, fits_at: Callable[[int], bool]) -> int:
+    """The longest context (a multiple of 256, at most the trained one) that ``fits_at``; 0 if none."""
+    ceiling = max(CONTEXT_STEP, (info.context_length or _MAX_CONTEXT) // CONTEXT_STEP * CONTEXT_STEP)
+    # What a model needs grows with the context, so bisect over multiples of 256.
+    low, high = 0, ceiling // CONTEXT_STEP
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits_at(middle * CONTEXT_STEP):
+            low = middle
+        else:
+            high = middle - 1
+    return low * CONTEXT_STEP
+
+
+def _fit_the_gpu(
+    info: GGUFInfo,
+    context_length: int,
+    estimate: MemoryEstimate,
+    ram_context: int,
+    working_set: int,
+    needs: Callable[[int], MemoryEstimate],
+    in_ram: Callable[[int], bool],
+    on_gpu: Callable[[int], bool],
+) -> FitResult:
+    """The model fits RAM but not the GPU's working set: a shorter context, or some layers on the CPU."""
+    limit = f"Metal lets Reflexia use at most {human_size(working_set)} of GPU memory (its working set)"
+    gpu_context = _longest_context(info, lambda context: in_ram(context) and on_gpu(context))
+    if gpu_context >= min(_asked_context(info, context_length), _SHORTEST_USEFUL_CONTEXT):
+        message = f"{limit}: every layer fits there with a context of {gpu_context}"
+        return FitResult("shorter_context", estimate, gpu_context, message)
+    context = min(_asked_context(info, context_length), ram_context)
+    at = needs(context)
+    layers, blocks = _layers_within(info, at, working_set), info.block_count or 1
+    where = f"{layers} of {blocks} layers run on the GPU and the rest on the CPU, more slowly"
+    if layers == 0:
+        where = "the layers run on the CPU, more slowly"
+    if context < _asked_context(info, context_length):
+        message = f"{limit}, so {where}; RAM fits a context of {context}"
+        return FitResult("shorter_context", estimate, context, message, gpu_layers=layers)
+    message = f"fits: {limit}, so {where}"
+    return FitResult("fits", estimate, ram_context, message, gpu_layers=layers)
+
+
+def _asked_context(info: GGUFInfo, context_length: int) -> int:
+    return _effective_context(info, context_length)[0]
 
 
 def largest_fitting(

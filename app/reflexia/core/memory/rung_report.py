@@ -28,6 +28,7 @@ class RungReport:
     fit: FitVerdict
     max_context: int
     message: str
+    gpu_layers: int | None = None  # fewer layers than configured fit the GPU's working set
 
     @property
     def exists(self) -> bool:
@@ -50,6 +51,7 @@ class RungReport:
             "fit": self.fit,
             "max_context": self.max_context,
             "message": self.message,
+            "gpu_layers": self.gpu_layers,
         }
 
 
@@ -89,6 +91,7 @@ def family_report(
                 fit.verdict,
                 fit.max_context,
                 fit.message,
+                fit.gpu_layers,
             )
         )
     source = family.best_source()

@@ -109,8 +109,18 @@ class LlamaCppBackend:
         """GGUF files in the models folders this backend was given."""
         return [ModelRef.file(p) for folder in self._models_dirs for p in find_model_files(folder)]
 
-    def load(self, ref: ModelRef, context_length: int, cancel: threading.Event | None = None) -> ModelInfo:
+    def load(
+        self,
+        ref: ModelRef,
+        context_length: int,
+        cancel: threading.Event | None = None,
+        *,
+        gpu_layers: int | None = None,
+    ) -> ModelInfo:
         """Validate and load a GGUF file, replacing any loaded model.
+
+        ``gpu_layers`` (when not None) replaces the configured offload: the fit check chose fewer
+        layers because the GPU's working set cannot hold them all.
 
         Raises:
             ModelFileError: the file is missing, not a GGUF, truncated or corrupt.
@@ -127,7 +137,7 @@ class LlamaCppBackend:
         self.unload()
         _init_backend()
         started = time.perf_counter()
-        gpu_layers = self.options.gpu_layers
+        gpu_layers = self.options.gpu_layers if gpu_layers is None else gpu_layers
         if gpu_layers < 0:
             gpu_layers = 999 if llama_cpp.llama_supports_gpu_offload() else 0
         model_params = llama_cpp.llama_model_default_params()

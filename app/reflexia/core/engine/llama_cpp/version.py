@@ -32,3 +32,23 @@ def version_problem(installed: str | None = None) -> str | None:
             f'models may fail to load or crash. Fix: pip install "llama-cpp-python=={EXPECTED_VERSION}"'
         )
     return None
+
+
+def build_problem(system_info: str | None = None) -> str | None:
+    """One line when this llama.cpp build is known to crash on this CPU, else None.
+
+    llama.cpp's AMX kernels (Intel Xeon since Sapphire Rapids) crash in their first matrix product
+    (``ggml_backend_amx_mul_mat``; llama.cpp issue 20824, no fix upstream). A native build on such
+    a CPU compiles them in; ``make install`` builds llama-cpp-python without them.
+    """
+    if system_info is None:
+        import llama_cpp  # deferred: the check needs the native library's own report
+
+        system_info = bytes(llama_cpp.llama_print_system_info()).decode(errors="replace")
+    if "AMX_INT8 = 1" in system_info:
+        return (
+            "llama.cpp was built with AMX kernels, which crash on this processor at the first reply: "
+            "rebuild it without them with `make install` (or CFLAGS/CXXFLAGS=\"-mno-amx-tile -mno-amx-int8 "
+            "-mno-amx-bf16\" pip install --no-cache-dir --force-reinstall llama-cpp-python)"
+        )
+    return None

@@ -158,7 +158,14 @@ class OllamaBackend:
         """
         return [ModelRef.server("ollama", m.model) for m in self._listed(ServerUnavailableError) if m.model]
 
-    def load(self, ref: ModelRef, context_length: int, cancel: threading.Event | None = None) -> ModelInfo:
+    def load(
+        self,
+        ref: ModelRef,
+        context_length: int,
+        cancel: threading.Event | None = None,
+        *,
+        gpu_layers: int | None = None,  # the server places layers itself
+    ) -> ModelInfo:
         """Have the server load ``ref`` with a ``context_length``-token context, replacing the current model.
 
         The request itself cannot be interrupted: ``cancel`` is honoured before it is sent and
