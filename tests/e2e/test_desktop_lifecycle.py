@@ -20,6 +20,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from reflexia.core.desktop.display_libraries import missing_xcb_libraries
+
 START_TIMEOUT_S = 60.0
 
 
@@ -164,8 +166,8 @@ def test_closing_the_window_quits_when_there_is_no_tray(started: list[Running]) 
 
 
 @pytest.mark.skipif(
-    not (shutil.which("xvfb-run") and shutil.which("trayer")),
-    reason="needs Xvfb and trayer for a system tray",
+    not (shutil.which("xvfb-run") and shutil.which("trayer")) or bool(missing_xcb_libraries()),
+    reason="needs Xvfb, trayer and Qt's xcb libraries for a system tray (.ci/run installs them)",
 )
 def test_closing_the_window_keeps_reflexia_in_the_tray(started: list[Running], tmp_path: Path) -> None:
     with_tray = tmp_path / "with_tray.sh"  # a bare X server with a system tray, then the app
