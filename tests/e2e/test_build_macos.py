@@ -20,7 +20,8 @@ _PYTHON = r"""#!/bin/bash
 echo "python $* CMAKE_ARGS=${CMAKE_ARGS:-}" >> "$CALLS"
 case "$*" in
   "-c import sys; print(\"%d.%d\" % sys.version_info[:2])") echo "${VERSION:-3.12}" ;;
-  "-m venv .venv") mkdir -p .venv/bin; cp "$0" .venv/bin/python; cp "$(dirname "$0")/pyinstaller" .venv/bin/ ;;
+  "-m venv .venv") mkdir -p .venv/bin; cp "$0" .venv/bin/python
+                   cp "$(dirname "$0")/pyinstaller" .venv/bin/ ;;
   -c*version\(*) echo 0.3.36 ;;
   -c*) exit 0 ;;
 esac

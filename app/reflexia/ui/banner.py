@@ -8,6 +8,8 @@ from typing import Literal
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
+from reflexia.ui.markup import Markup, set_label_text
+
 BannerKind = Literal["error", "warning", "info"]
 
 
@@ -39,9 +41,16 @@ class Banner(QFrame):
         self.hide()
 
     def show_message(
-        self, text: str, kind: BannerKind = "info", action: tuple[str, Callable[[], None]] | None = None
+        self,
+        text: Markup | str,
+        kind: BannerKind = "info",
+        action: tuple[str, Callable[[], None]] | None = None,
     ) -> None:
-        """Show ``text`` styled by ``kind``, with an optional (label, callback) button."""
+        """Show ``text`` styled by ``kind``, with an optional (label, callback) button.
+
+        Plain ``str`` is shown as written (an error's text, a file name); only :class:`Markup`
+        (built by ``markup()``, which escapes every value) is rich text.
+        """
         self.kind = kind
         self._action = action[1] if action else None
         self.action_button.setText(action[0] if action else "")
@@ -49,7 +58,7 @@ class Banner(QFrame):
         self.setProperty("kind", kind)
         self.style().unpolish(self)
         self.style().polish(self)
-        self.label.setText(text)
+        set_label_text(self.label, text)
         self.show()
 
     def _run_action(self) -> None:

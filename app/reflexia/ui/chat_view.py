@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from reflexia.ui.code_block import CodeBlockView, FrozenLabel, size_hint_stand_in
 from reflexia.ui.markdown_html import ColorScheme
+from reflexia.ui.markup import Markup, set_label_text
 from reflexia.ui.message_bubble import MessageBubble
 from reflexia.ui.theme import applied_scheme
 
@@ -156,9 +157,9 @@ class ChatView(QScrollArea):
         button.hide()
         return button
 
-    def set_empty_hint(self, text: str) -> None:
-        """Explain, on the empty state, what to do next."""
-        self.empty_hint.setText(text)
+    def set_empty_hint(self, text: Markup | str) -> None:
+        """Explain, on the empty state, what to do next (rich only when ``text`` is Markup)."""
+        set_label_text(self.empty_hint, text)
 
     @property
     def bubbles(self) -> list[MessageBubble]:

@@ -20,6 +20,7 @@ from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
 from reflexia.ui.macos import set_dock_icon_visible
+from reflexia.ui.markup import Markup, markup
 from reflexia.ui.sidebar import ConversationSidebar
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class ConversationActions(_Window):
 
     if TYPE_CHECKING:
 
-        def show_error(self, message: str) -> None:
+        def show_error(self, message: Markup | str) -> None:
             """Show an error in the banner (the window's)."""
 
     def open_conversation(self, conversation_id: str) -> None:
@@ -120,7 +121,7 @@ class ConversationActions(_Window):
         try:
             Path(path).write_text(self._history.export(conversation_id, form), encoding="utf-8")
         except (OSError, ReflexiaError) as error:
-            self.show_error(f"<b>Could not export.</b> {error}")
+            self.show_error(markup("<b>Could not export.</b> {}", error))
             return
         self.statusBar().showMessage(f"Exported to {path}", 5000)
 
@@ -137,7 +138,9 @@ class ConversationActions(_Window):
         history = self._history
         assert history is not None
         self.banner.show_message(
-            f"Deleted <b>{title}</b>.", "info", ("Undo", lambda: history.undo_delete(conversation_id))
+            markup("Deleted <b>{}</b>.", title),
+            "info",
+            ("Undo", lambda: history.undo_delete(conversation_id)),
         )
 
     def regenerate(self) -> None:

@@ -22,6 +22,7 @@ from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.documents_panel import DocumentsPanel
 from reflexia.ui.drop_overlay import DropOverlay
+from reflexia.ui.markup import markup
 from reflexia.ui.menus import WindowActions
 
 if TYPE_CHECKING:
@@ -105,7 +106,7 @@ class DocumentActions(_Window):
 
     @Slot(str)
     def _on_documents_failed(self, message: str) -> None:
-        self.banner.show_message(f"<b>Documents:</b> {message}", "error")
+        self.banner.show_message(markup("<b>Documents:</b> {}", message), "error")
 
     # -- drag and drop --------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt override)

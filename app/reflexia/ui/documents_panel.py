@@ -7,7 +7,6 @@ outcome (indexed, unchanged, failed with the reason) appears in the list as it c
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -34,6 +33,7 @@ from reflexia.core.units import human_size
 from reflexia.services.documents import DocumentsService
 from reflexia.services.documents_worker import DocumentsView
 from reflexia.services.watched_folders import FolderWatcher
+from reflexia.ui.markup import join_markup, markup, plain_label, set_label_text, tooltip_text
 
 _NEW_COLLECTION = "New collection…"
 _PATH_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -95,7 +95,7 @@ class DocumentsPanel(QWidget):
         self.progress_label = QLabel()
         self.progress_label.setObjectName("indexingStatus")
         self.progress_label.setWordWrap(True)
-        self.current_label = QLabel()
+        self.current_label = plain_label()  # a file's name, shown as it is
         self.current_label.setObjectName("indexingCurrent")
         self.pause_button = QPushButton("Pause")
         self.cancel_button = QPushButton("Cancel")
@@ -240,7 +240,7 @@ class DocumentsPanel(QWidget):
         self.progress.setRange(0, max(1, progress.files_total))
         self.progress.setValue(progress.files_done)
         self.progress_label.setText(progress_text(progress))
-        self.current_label.setText(f"Reading {progress.current.name}" if progress.current else "")
+        set_label_text(self.current_label, f"Reading {progress.current.name}" if progress.current else "")
         if progress.outcome is not None:
             self._outcomes[progress.outcome.path] = progress.outcome
             self._show_outcome(progress.outcome)
@@ -302,8 +302,8 @@ class DocumentsPanel(QWidget):
         item = self._item(outcome.path)
         if outcome.status == "failed":
             item.setText(1, "failed")
-            item.setToolTip(0, f"{outcome.path}\n{outcome.error}")
-            item.setToolTip(1, outcome.error or "")
+            item.setToolTip(0, tooltip_text(f"{outcome.path}\n{outcome.error}"))
+            item.setToolTip(1, tooltip_text(outcome.error or ""))
             item.setForeground(1, QBrush(QColor("#c0392b")))
             self._show_failures()
         else:
@@ -313,10 +313,10 @@ class DocumentsPanel(QWidget):
 
     def _show_failures(self) -> None:
         failed = [o for o in self._outcomes.values() if o.status == "failed"]
-        shown = [f"<b>{html.escape(o.path.name)}</b>: {html.escape(o.error or '')}" for o in failed[:5]]
+        lines = [markup("<b>{}</b>: {}", o.path.name, o.error or "") for o in failed[:5]]
         if len(failed) > 5:
-            shown.append(f"and {len(failed) - 5} more (hover over a file for its reason)")
-        self.failures.setText("Could not index:<br>" + "<br>".join(shown))
+            lines.append(markup("and {} more (hover over a file for its reason)", len(failed) - 5))
+        set_label_text(self.failures, join_markup("<br>", [markup("Could not index:"), *lines]))
         self.failures.setVisible(bool(failed))
 
     def status_of(self, path: Path) -> str:

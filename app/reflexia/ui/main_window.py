@@ -43,6 +43,7 @@ from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
 from reflexia.ui.conversation_actions import ConversationActions
 from reflexia.ui.document_actions import DocumentActions
+from reflexia.ui.markup import Markup, join_markup, markup, plain_label
 from reflexia.ui.memory_status import MemoryStatus
 from reflexia.ui.menus import build_menus
 from reflexia.ui.model_picker import ModelPicker
@@ -148,9 +149,9 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self.menu_actions = build_menus(self)
         self.setup_documents(documents, folder_watcher)
 
-        self.model_label = QLabel("No model")
-        self.quant_label = QLabel("")
-        self.speed_label = QLabel("")
+        self.model_label = plain_label("No model")  # model names come from GGUF metadata
+        self.quant_label = plain_label("")
+        self.speed_label = plain_label("")
         self.busy = QProgressBar()
         self.busy.setObjectName("busyIndicator")
         self.busy.setRange(0, 0)
@@ -241,12 +242,15 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         if self._inference.model is None:
             where = str(self._library.models_dir)
             self.chat_view.set_empty_hint(
-                f"Choose a model from the menu above. Models are GGUF files in <b>{where}</b>; "
-                "open one from anywhere with <b>Open GGUF…</b>, or create a small demo model "
-                "(random weights, for trying the app) with one click."
-                if snapshot.entries
-                else f"No models yet. Put GGUF files in <b>{where}</b>, open one from anywhere with "
-                "<b>Open GGUF…</b>, or create a small demo model (random weights, for trying the app)."
+                markup(
+                    "Choose a model from the menu above. Models are GGUF files in <b>{}</b>; "
+                    "open one from anywhere with <b>Open GGUF…</b>, or create a small demo model "
+                    "(random weights, for trying the app) with one click."
+                    if snapshot.entries
+                    else "No models yet. Put GGUF files in <b>{}</b>, open one from anywhere with "
+                    "<b>Open GGUF…</b>, or create a small demo model (random weights, for trying the app).",
+                    where,
+                )
             )
 
     def request_load(self, path: Path) -> None:
@@ -268,13 +272,16 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         if verdict == "fits":
             self._load_model(path, None, gpu_layers)
             if gpu_layers is not None:  # Metal's working set holds only some layers: say so
-                self.banner.show_message(f"<b>Loaded partly on the GPU</b> ({message}).", "info")
+                self.banner.show_message(markup("<b>Loaded partly on the GPU</b> ({}).", message), "info")
             return
         if verdict == "shorter_context":
             self._load_model(path, max_context, gpu_layers)
             self.banner.show_message(
-                f"<b>Loaded with a {max_context}-token context</b> so that it fits in memory now "
-                f"({message}).",
+                markup(
+                    "<b>Loaded with a {}-token context</b> so that it fits in memory now ({}).",
+                    max_context,
+                    message,
+                ),
                 "info",
             )
             return
@@ -285,7 +292,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         advice = f" The largest rung that fits is {best}." if best else ""
         self.picker.show_current(self._inference.model.path if self._inference.model else None)
         self.banner.show_message(
-            f"<b>{path.name} is too large for this machine now.</b> {message}.{advice}",
+            markup("<b>{} is too large for this machine now.</b> {}.{}", path.name, message, advice),
             "error",
             ("Load anyway", lambda: self._load_model(path, None, None)),
         )
@@ -328,19 +335,19 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         return dialog
 
     @Slot(str)
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: Markup | str) -> None:
         """Show an error in the banner (uncaught exceptions from any thread arrive here)."""
         self.banner.show_message(message, "error")
 
     def show_problems(self, problems: tuple[str, ...] | list[str]) -> None:
         """Show configuration (or other start-up) problems in the banner."""
         if problems:
-            self.banner.show_message("<br>".join(problems), "warning")
+            self.banner.show_message(join_markup("<br>", [markup("{}", p) for p in problems]), "warning")
 
     # -- service events ----------------------------------------------------
     def _on_quantization_started(self, job: QuantizationJob) -> None:
         self.banner.show_message(
-            f"<b>Making {job.rung}</b> from {job.source.name}… the app stays usable meanwhile.",
+            markup("<b>Making {}</b> from {}… the app stays usable meanwhile.", job.rung, job.source.name),
             "info",
             ("Cancel", self._quantization.cancel),
         )
@@ -363,11 +370,11 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         if self._governor_made_rung:  # the governor's own notice already says so
             self._governor_made_rung = False
             return
-        self.banner.show_message(f"<b>Made {path.name}</b> — it is in the model menu now.", "info")
+        self.banner.show_message(markup("<b>Made {}</b> — it is in the model menu now.", path.name), "info")
 
     def _on_quantization_failed(self, error: ReflexiaError) -> None:
         self._quantization_ended()
-        self.banner.show_message(f"<b>Quantization failed.</b> {error}", "error")
+        self.banner.show_message(markup("<b>Quantization failed.</b> {}", error), "error")
 
     def _on_quantization_cancelled(self) -> None:
         self._quantization_ended()
@@ -379,7 +386,9 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         made = " (made just now by the quantizer)" if decision.needs_quantization else ""
         self._governor_made_rung = decision.needs_quantization
         self.performance.add_switch(time.monotonic(), decision.from_rung, decision.to_rung, decision.reason)
-        self.banner.show_message(f"<b>Switched to {decision.to_rung}</b>{made} — {decision.reason}", "info")
+        self.banner.show_message(
+            markup("<b>Switched to {}</b>{} — {}", decision.to_rung, made, decision.reason), "info"
+        )
 
     def _on_demo_model_started(self) -> None:
         self.statusBar().showMessage("Creating the demo model…")
@@ -409,15 +418,20 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
             self.banner.hide()
         self._show_model(info)
         self.chat_view.set_empty_hint(
-            f"<b>{info.name}</b> ({info.quantization}, {info.context_length}-token context) is ready. "
-            "Type a message below: <b>Enter</b> sends, <b>Shift+Enter</b> starts a new line."
+            markup(
+                "<b>{}</b> ({}, {}-token context) is ready. "
+                "Type a message below: <b>Enter</b> sends, <b>Shift+Enter</b> starts a new line.",
+                info.name,
+                info.quantization,
+                info.context_length,
+            )
         )
         self.statusBar().showMessage(f"Loaded {info.ref.label} in {info.load_s:.2f} s", 5000)
         self.composer.input.setFocus()
 
     def _on_model_load_failed(self, _request_id: int, error: ReflexiaError) -> None:
         self._show_model(self._inference.model)
-        self.banner.show_message(f"<b>Could not load the model.</b> {error}", "error")
+        self.banner.show_message(markup("<b>Could not load the model.</b> {}", error), "error")
         self.statusBar().clearMessage()
 
     def _show_model(self, info: ModelInfo | None) -> None:
@@ -487,7 +501,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self.chat_view.remove_last("user")
         self.composer.set_replying(False)
         self.composer.give_back(prompt)
-        self.banner.show_message(f"<b>The reply failed.</b> {message}", "error")
+        self.banner.show_message(markup("<b>The reply failed.</b> {}", message), "error")
 
     # -- geometry ----------------------------------------------------------
     def _restore_geometry(self) -> None:

@@ -173,12 +173,23 @@ def _render_inline_code(
     )
 
 
+def _render_image(
+    _renderer: RendererHTML, tokens: Sequence[Token], idx: int, _options: OptionsDict, _env: _Env
+) -> str:
+    """An image as a link to it: Qt would read an <img> source (``/dev/zero`` too) on the GUI thread."""
+    token = tokens[idx]
+    source = str(token.attrGet("src") or "")
+    words = "".join(child.content for child in token.children or []) or source
+    return f'<a href="{html.escape(source, quote=True)}">{html.escape(words, quote=False)}</a>'
+
+
 @lru_cache(maxsize=1)
 def _parser() -> MarkdownIt:
     parser = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
     parser.add_render_rule("fence", _render_code)
     parser.add_render_rule("code_block", _render_code)
     parser.add_render_rule("code_inline", _render_inline_code)
+    parser.add_render_rule("image", _render_image)
     return parser
 
 

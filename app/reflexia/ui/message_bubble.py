@@ -30,6 +30,7 @@ from reflexia.ui.markdown_html import (
     markdown_to_html,
     render_blocks,
 )
+from reflexia.ui.markup import plain_label, set_label_text
 from reflexia.ui.sources_view import SourcesView
 
 
@@ -110,7 +111,7 @@ class MessageBubble(QFrame):
     def footer(self) -> QLabel:
         """The small line under the message (made when first needed)."""
         if self._footer is None:
-            self._footer = QLabel()
+            self._footer = plain_label()  # model and role names, as they are
             self._footer.setObjectName("bubbleFooter")
             # A long stats line wraps: unwrapped, its width would hold the bubble wider than the view.
             self._footer.setWordWrap(True)
@@ -122,7 +123,7 @@ class MessageBubble(QFrame):
     def set_footer(self, text: str) -> None:
         """Show a small line under the message (timings, stop reason)."""
         if text or self._footer is not None:
-            self.footer.setText(text)
+            set_label_text(self.footer, text)
             self.footer.setVisible(bool(text))
 
     def set_sources(self, sources: Sequence[Mapping[str, object]] | None, note: str = "") -> None:

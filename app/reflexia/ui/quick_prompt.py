@@ -14,7 +14,6 @@ from PySide6.QtGui import QCursor, QGuiApplication, QKeyEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 from reflexia.core.engine.values import GenerationResult
 from reflexia.services.chat_session import ChatSession
 from reflexia.ui.code_block import flash_copied
+from reflexia.ui.markup import plain_label, set_label_text
 from reflexia.ui.message_bubble import MessageBubble
 
 WIDTH = 560
@@ -51,10 +51,10 @@ class QuickPrompt(QFrame):
         self.input.setObjectName("quickInput")
         self.input.setPlaceholderText("Ask Reflexia…  (Enter asks, Esc closes)")
         self.input.returnPressed.connect(self.ask)
-        self.status = QLabel()
+        self.status = plain_label()  # errors and model names are shown as they are
         self.status.setObjectName("quickStatus")
         self.status.hide()
-        self.question = QLabel()
+        self.question = plain_label()  # the user's words, never markup
         self.question.setObjectName("quickQuestion")
         self.question.setWordWrap(True)
         self.question.hide()
@@ -152,7 +152,7 @@ class QuickPrompt(QFrame):
             self.continue_requested.emit(self._session)
 
     def _say(self, text: str) -> None:
-        self.status.setText(text)
+        set_label_text(self.status, text)
         self.status.setVisible(bool(text))
 
     @Slot()
@@ -162,7 +162,7 @@ class QuickPrompt(QFrame):
             self.answer.deleteLater()
         self.answer = MessageBubble("assistant", "")
         self._answer_column.insertWidget(0, self.answer)
-        self.question.setText(self._session.conversation.turns[-1].content)
+        set_label_text(self.question, self._session.conversation.turns[-1].content)
         self.question.show()
         self.answer_area.show()
         self.action_row.show()

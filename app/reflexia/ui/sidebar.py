@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import html
+import re
 from datetime import datetime
 
 from PySide6.QtCore import QPoint, Qt, QTimer, Signal, Slot
@@ -19,12 +19,19 @@ from PySide6.QtWidgets import (
 
 from reflexia.core.errors import ReflexiaError
 from reflexia.services.conversation_history import ConversationHistory
+from reflexia.ui.markup import Markup, join_markup, markup
 
 SEARCH_DELAY_MS = 200  # search as the user types, once they pause
 
 
 def _when(moment: datetime) -> str:
     return moment.astimezone().strftime("%d %b %H:%M")
+
+
+def _highlighted(snippet: str) -> Markup:
+    """A search snippet with its matches (between the store's STX and ETX marks) in bold, all escaped."""
+    pieces = re.split("[\x02\x03]", snippet)
+    return join_markup("", [markup("<b>{}</b>" if i % 2 else "{}", p) for i, p in enumerate(pieces)])
 
 
 class ConversationSidebar(QWidget):
@@ -96,25 +103,24 @@ class ConversationSidebar(QWidget):
         try:
             if query:
                 for hit in self._history.search(query):
-                    snippet = html.escape(hit.snippet).replace("\x02", "<b>").replace("\x03", "</b>")
-                    self._add(hit.conversation_id, hit.title or "(untitled)", snippet)
+                    self._add(hit.conversation_id, hit.title or "(untitled)", _highlighted(hit.snippet))
                 if self.list.count() == 0:
-                    self._add("", "No conversation mentions that", "")
+                    self._add("", "No conversation mentions that", Markup())
             else:
                 for summary in self._history.conversations():
-                    detail = f"{_when(summary.updated_at)} · {summary.message_count} messages"
+                    detail = markup("{} · {} messages", _when(summary.updated_at), summary.message_count)
                     self._add(summary.id, summary.title or "(untitled)", detail)
         except ReflexiaError as error:
             self.note.setText(str(error))
             self.note.show()
 
-    def _add(self, conversation_id: str, title: str, detail: str) -> None:
+    def _add(self, conversation_id: str, title: str, detail: Markup) -> None:
         item = QListWidgetItem()
         item.setData(Qt.ItemDataRole.UserRole, conversation_id)
         item.setData(Qt.ItemDataRole.UserRole + 1, title)
         item.setText(title)
-        item.setToolTip(f"{html.escape(title)}<br><small>{detail}</small>" if detail else html.escape(title))
-        label = QLabel(f"<b>{html.escape(title)}</b><br><span>{detail}</span>")
+        item.setToolTip(markup("{}<br><small>{}</small>", title, detail) if detail else markup("{}", title))
+        label = QLabel(markup("<b>{}</b><br><span>{}</span>", title, detail))
         label.setObjectName("conversationItem")
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.RichText)

@@ -2,18 +2,21 @@
 
 Built from the same records the history stores (``SearchHit.to_json_dict``), so a reply
 shows the same sources when it is made and when its conversation is opened again.
-A click opens the file at that page (a PDF viewer reads ``#page=N``).
+A click opens the file at that page (a PDF viewer reads ``#page=N``). Sources come from documents
+and the history, so they are shown as text: a link's address is only the source's number here, and
+what opens is always a local file (a missing one, or one no app opens, is said under the sources).
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QLabel, QVBoxLayout, QWidget
+
+from reflexia.ui.markup import markup, plain_label, set_label_text, shown, tooltip_text
 
 SNIPPET_CHARACTERS = 180
 
@@ -54,12 +57,16 @@ class SourcesView(QFrame):
         column.setContentsMargins(10, 6, 10, 6)
         column.setSpacing(4)
         if note or not self.sources:
-            self.note = QLabel(
+            self.note = plain_label(
                 note or "Nothing relevant was found in your documents: this answer does not come from them."
             )
             self.note.setObjectName("sourcesNote")
             self.note.setWordWrap(True)
             column.addWidget(self.note)
+        self.problem = plain_label()  # a file that could not be opened
+        self.problem.setObjectName("sourcesProblem")
+        self.problem.setWordWrap(True)
+        self.problem.hide()
         if not self.sources:
             return
         heading = QLabel("Sources")
@@ -67,23 +74,29 @@ class SourcesView(QFrame):
         column.addWidget(heading)
         for number, source in enumerate(self.sources, 1):
             path = Path(str(source.get("source", "")))
-            where = html.escape(path.name)
             page = source.get("page")
-            if isinstance(page, int):
-                where += f", page {page}"
+            where = f"{shown(path.name)}, page {page}" if isinstance(page, int) else path.name
             score = source.get("score")
             relevance = f" · {float(score):.0%} match" if isinstance(score, int | float) else ""
             text = snippet(str(source.get("text", "")))
-            link = QLabel(
-                f'[{number}] <a href="{source_url(source).toString()}">{where}</a>'
-                f'<span style="color:gray">{relevance}</span><br><i>{html.escape(text)}</i>'
+            link = QLabel()
+            set_label_text(
+                link,
+                markup(
+                    '[{0}] <a href="source:{0}">{1}</a><span style="color:gray">{2}</span><br><i>{3}</i>',
+                    number,
+                    where,
+                    relevance,
+                    text,
+                ),
             )
             link.setObjectName("sourceLink")
             link.setWordWrap(True)
-            link.setToolTip(str(path))
+            link.setToolTip(tooltip_text(str(path)))
             link.linkActivated.connect(self._open)
             column.addWidget(link)
             self.links.append(link)
+        column.addWidget(self.problem)
 
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
         """Colour the links for a new theme (rich text takes the palette's link colour when set)."""
@@ -96,4 +109,20 @@ class SourcesView(QFrame):
 
     @Slot(str)
     def _open(self, href: str) -> None:
-        QDesktopServices.openUrl(QUrl(href))
+        """Open source number N (``source:N``) as a local file, or say why it cannot be."""
+        number = int(href.removeprefix("source:")) if href.removeprefix("source:").isdigit() else 0
+        if not 1 <= number <= len(self.sources):
+            return
+        source = self.sources[number - 1]
+        path = Path(str(source.get("source", "")))
+        if not path.is_file():
+            problem = f"{path.name} cannot be opened: it is no longer at {path.parent}."
+        elif not QDesktopServices.openUrl(source_url(source)):
+            kind = path.suffix or "such"
+            problem = f"{path.name} cannot be opened: no app on this computer opens {kind} files."
+        else:
+            self.problem.hide()
+            return
+        set_label_text(self.problem, problem)
+        self.problem.setToolTip(tooltip_text(str(path)))
+        self.problem.show()

@@ -181,13 +181,16 @@ def _syllable_pieces() -> Iterator[str]:
                 yield piece
 
 
-def make_model(out: str | os.PathLike[str], size: str = "tiny", seed: int = 0) -> Path:
+def make_model(
+    out: str | os.PathLike[str], size: str = "tiny", seed: int = 0, *, name: str | None = None
+) -> Path:
     """Write an f16 llama GGUF with random weights.
 
     Args:
         out: Destination path; replaced atomically.
         size: A key of :data:`MODEL_SIZES`.
         seed: Seed of the weights; the same seed gives a byte-identical file.
+        name: ``general.name`` (default ``reflexia-SIZE``): tests give it hostile text.
 
     Returns:
         The path written.
@@ -203,7 +206,7 @@ def make_model(out: str | os.PathLike[str], size: str = "tiny", seed: int = 0) -
     with atomic_output(path) as tmp:
         writer = gguf.GGUFWriter(tmp, "llama")
         try:
-            _add_metadata(writer, shape, f"reflexia-{size}", seed)
+            _add_metadata(writer, shape, name if name is not None else f"reflexia-{size}", seed)
             for name, tensor_shape in shape.tensor_shapes().items():
                 weights = _weights(rng, tensor_shape)
                 if name == "output.weight":
