@@ -41,6 +41,7 @@ def _icon_sheet() -> QPixmap:
             image = retina.toImage()
             if ink == "white":  # macOS draws a template icon in the menubar's own colour
                 image.invertPixels()
+            image.setDevicePixelRatio(1)  # drawn pixel for pixel, four times larger
             big = QPixmap.fromImage(image).scaled(36 * scale, 36 * scale, Qt.AspectRatioMode.KeepAspectRatio)
             painter.drawPixmap(column * cell + 12, row * cell + 12, big)
     painter.end()
@@ -72,9 +73,10 @@ def main() -> int:
     window.refresh_models()
     wait_until(lambda: window.picker.count() > 1)
     info = read_gguf(model)
-    # As on a Mac whose working set holds three of the model's four layers at this context.
+    # As on a Mac whose working set holds the whole model only at a 1024-token context: below
+    # 2048 tokens Reflexia keeps the context and runs some layers on the CPU instead.
     context = loaded.settings.model.context_length
-    ceiling = gpu_bytes(info, estimate_memory(info, context, gpu_layers=-1), 3)
+    ceiling = gpu_bytes(info, estimate_memory(info, 1024, gpu_layers=-1), -1)
     fit = check_fit(
         info, context, MemoryBudget(16 * GB, 10 * GB, 85, GB, gpu_working_set_bytes=ceiling), gpu_layers=-1
     )
