@@ -1,7 +1,8 @@
 """The desktop app's life: one instance, the menubar agent, the window's comings and goings, quitting.
 
 - A second launch hands its request ("show", "quick", "background") to the running instance
-  and exits 0; the running one comes to the front or opens its quick prompt.
+  and exits 0; the running one comes to the front or opens its quick prompt. One still
+  starting holds the instance lock and answers late: the second launch waits for it.
 - With a system tray, closing the window keeps Reflexia in the menubar (and, on macOS, takes
   its Dock icon away); without one (some Linux desktops, offscreen), closing the window quits.
 - Quit (menu, menubar, Ctrl+Q), Ctrl+C in the terminal and SIGTERM all end the same way:
@@ -171,7 +172,7 @@ def run_gui(loaded: LoadedSettings, argv: list[str], request: str = "show") -> i
     qt_app.setApplicationName("Reflexia")
     qt_app.setOrganizationName("Reflexia")
     instance = SingleInstance()
-    if instance.hand_over(request):
+    if instance.hand_over(request):  # waits for one still starting; raises if it never answers
         log.info("handed %r over to the running Reflexia", request)
         return 0
     instance.listen()

@@ -143,7 +143,6 @@ sys.exit(main(["--verbose"]))
 """
 
 
-@pytest.mark.xfail(reason="the second launch removes a busy instance's socket and starts", strict=True)
 def test_a_launch_while_the_first_is_still_starting_hands_over(started: list[Running]) -> None:
     first = Running([sys.executable, "-c", _SLOW_TO_START])
     started.append(first)
