@@ -374,6 +374,8 @@ BAD_COMMAND_LINES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "max-tokens-zero": ((*CHAT, "--max-tokens", "0"), ("--max-tokens",)),
     "temperature-too-high": ((*CHAT, "--temperature", "9"), ("--temperature",)),
     "temperature-negative": ((*CHAT, "--temperature", "-1"), ("--temperature",)),
+    "prompt-empty": ((*CHAT, "--prompt", ""), ("--prompt", "empty")),
+    "prompt-blank": ((*CHAT, "--prompt", " \n\t"), ("--prompt", "empty")),
     "size-unknown": ((*MAKE, "--size", "huge"), ("--size", "huge")),
     "quant-unknown": ((*MAKE, "--quant", "q4_0,q3_x"), ("q3_x",)),
 }

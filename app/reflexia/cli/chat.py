@@ -221,6 +221,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     """`reflexia chat --model REF [--prompt TEXT] [--role NAME] ...`."""
     from reflexia.cli.library import auto_quant_model, resolve_model
 
+    if args.prompt is not None and not args.prompt.strip():  # a model asked nothing still talks, at length
+        raise ChatCommandError("chat: --prompt is empty; give the text to send, or leave it out to chat")
     settings = load_settings().settings
     role = _role(args, settings)
     sampling = _sampling(args, settings, role)
