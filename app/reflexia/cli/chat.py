@@ -1,7 +1,8 @@
 """`reflexia chat`: one reply to --prompt, or a conversation read from standard input.
 
 Without ``--prompt`` each line of standard input is the user's next turn; each
-reply streams to standard output (or prints as one JSON object with --json).
+reply streams to standard output (or prints as one JSON object with --json). At a
+terminal a banner and a prompt before each turn go to standard error.
 ``/load REF`` switches the model and keeps the conversation, ``/new`` starts
 over, and the end of input exits with status 0 — a multi-turn conversation for
 scripts, as ``ollama run`` offers. Notices go to standard error.
@@ -14,6 +15,7 @@ import json
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -259,6 +261,35 @@ def cmd_chat(args: argparse.Namespace) -> int:
         recorder.close()
 
 
+#: Shown before each turn typed at a terminal (on standard error: standard output holds replies).
+TURN_PROMPT = "> "
+
+
+def _banner(info: ModelInfo) -> str:
+    """One line for a terminal user, who would otherwise face a blank screen."""
+    end = "Ctrl-Z then Enter" if sys.platform == "win32" else "Ctrl-D"
+    return (
+        f"reflexia: chatting with {info.name} ({info.quantization}); "
+        f"/load MODEL switches the model, /new starts over, {end} quits"
+    )
+
+
+def _turns(at_terminal: bool) -> Iterator[str]:
+    """The user's lines; at a terminal each is asked for with a prompt, piped input is read as is."""
+    if not at_terminal:
+        for line in sys.stdin:
+            yield line.rstrip("\r\n")
+        return
+    while True:
+        sys.stderr.write(TURN_PROMPT)
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+        if not line:
+            sys.stderr.write("\n")  # the shell's prompt starts on a line of its own
+            return
+        yield line.rstrip("\r\n")
+
+
 def _converse(
     engine: TerminalEngine,
     conversation: Conversation,
@@ -272,8 +303,11 @@ def _converse(
     from reflexia.cli.library import resolve_model
 
     conversation_id = uuid.uuid4().hex
-    for line in sys.stdin:
-        text = line.rstrip("\r\n")
+    at_terminal = sys.stdin.isatty()
+    if at_terminal:
+        assert engine.info is not None
+        print(_banner(engine.info), file=sys.stderr, flush=True)
+    for text in _turns(at_terminal):
         if not text.strip():
             continue
         command, _, argument = text.strip().partition(" ")
