@@ -55,3 +55,45 @@ class ServerUnavailableError(ReflexiaError):
 
 class HistoryStoreError(ReflexiaError):
     """The conversation history cannot be opened, read or written, or has no such conversation."""
+
+
+class UnexpectedError(ReflexiaError):
+    """Something failed that our code did not foresee: said in one line, details in the log."""
+
+
+def _storage_problem(exc: BaseException) -> str | None:
+    """What an SQLite or file-system failure means for the user, or None when it is neither."""
+    import errno
+    import sqlite3
+
+    text = str(exc).lower()
+    if isinstance(exc, sqlite3.Error) or "sqlite" in type(exc).__module__:
+        if "full" in text:
+            return "the disk is full: free some space and try again"
+        if "locked" in text or "busy" in text:
+            return "another program holds the database locked: close it, or wait, and try again"
+        if "malformed" in text or "not a database" in text or "corrupt" in text:
+            return "its database file is damaged"
+        if "readonly" in text or "read-only" in text:
+            return "its database file cannot be written (read-only)"
+        return f"its database failed ({exc})"
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "the disk is full: free some space and try again"
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return f"it cannot be written: {exc.strerror}"
+    return None
+
+
+def as_user_error(exc: BaseException, doing: str) -> ReflexiaError:
+    """``exc`` as one line for the user, whatever was raised (a worker boundary's last word).
+
+    Our own errors pass as they are; SQLite and disk failures say what they mean ("the disk is
+    full"); anything else is an :class:`UnexpectedError` naming what was being done.
+    """
+    if isinstance(exc, ReflexiaError):
+        return exc
+    storage = _storage_problem(exc)
+    if storage is not None:
+        return UnexpectedError(f"{doing[:1].upper()}{doing[1:]} failed: {storage}")
+    return UnexpectedError(f"Unexpected error while {doing}: {type(exc).__name__}: {exc}")

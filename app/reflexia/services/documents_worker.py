@@ -16,13 +16,20 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from reflexia.core.config.settings import Settings
-from reflexia.core.errors import ReflexiaError
+from reflexia.core.errors import ReflexiaError, as_user_error
 from reflexia.core.rag.values import CollectionInfo, DocumentInfo, IndexProgress
 
 if TYPE_CHECKING:
     from reflexia.core.rag.index import DocumentIndex
 
 log = logging.getLogger(__name__)
+
+
+def _said(error: Exception, doing: str) -> str:
+    """One line for the window, whatever was raised (details of the unforeseen go to the log)."""
+    if not isinstance(error, ReflexiaError):
+        log.warning("documents: %s failed", doing, exc_info=error)
+    return str(as_user_error(error, doing))
 
 
 @dataclass(frozen=True)
@@ -103,8 +110,8 @@ class DocumentsWorker(QObject):
             index = self._opened()
             collections = tuple(index.collections())
             documents = tuple(d for c in collections for d in index.documents(c.name))
-        except ReflexiaError as error:
-            self.failed.emit(str(error))
+        except Exception as error:
+            self.failed.emit(_said(error, "reading the document catalog"))
             return
         self.view_changed.emit(DocumentsView(collections, documents))
 
@@ -130,8 +137,8 @@ class DocumentsWorker(QObject):
         """Queue the files of runs a Quit or a crash cut short."""
         try:
             unfinished = self._opened().unfinished()
-        except ReflexiaError as error:
-            self.failed.emit(str(error))
+        except Exception as error:
+            self.failed.emit(_said(error, "resuming the indexing cut short"))
             return
         by_collection: dict[str, list[Path]] = {}
         for collection, path in unfinished:
@@ -166,8 +173,8 @@ class DocumentsWorker(QObject):
                 return
             was_loaded = index.embedder.is_loaded
             hits = index.search(query, collection, k)
-        except ReflexiaError as error:
-            self.search_failed.emit(ticket, str(error))
+        except Exception as error:  # the chat waiting on this answer must hear back, whatever happened
+            self.search_failed.emit(ticket, _said(error, "searching your documents"))
             return
         if not was_loaded:
             self.embedder_loaded.emit(True)
@@ -180,18 +187,26 @@ class DocumentsWorker(QObject):
         if index is None or self._current is not None or not index.embedder.is_loaded:
             return
         if index.embedder.idle_seconds >= idle_s:
-            index.embedder.unload()
+            try:
+                index.embedder.unload()
+            except Exception as error:
+                log.warning("releasing the embeddings model failed: %s", error, exc_info=error)
+                return
             log.info("released the embeddings model after %.0f s unused", idle_s)
             self.embedder_loaded.emit(False)
 
     @Slot()
     def close(self) -> None:
         """End the run where it is (its files stay queued for the next start) and close the index."""
-        if self._current is not None:
-            self._current.close()
+        try:
+            if self._current is not None:
+                self._current.close()
+            if self._index is not None:
+                self._index.close()
+        except Exception as error:  # quitting goes on: what was written is on disk already
+            log.warning("closing the document index failed: %s", error, exc_info=error)
+        finally:
             self._current = None
-        if self._index is not None:
-            self._index.close()
             self._index = None
 
     # -- the running run ------------------------------------------------------------------
@@ -209,8 +224,8 @@ class DocumentsWorker(QObject):
             for path in run.removed_first:
                 index.remove(path=path, collection=run.collection)
             self._current = index.index_files(run.paths, run.collection, cancel=self.cancel, force=run.force)
-        except ReflexiaError as error:
-            self.failed.emit(str(error))
+        except Exception as error:
+            self.failed.emit(_said(error, "starting to index"))
             QTimer.singleShot(0, self._after_run)
             return
         if not index.embedder.is_loaded:
@@ -223,20 +238,29 @@ class DocumentsWorker(QObject):
             return
         try:
             progress = next(self._current)
+            if progress.summary is not None and progress.summary.cancelled:
+                # The user's Cancel: what was left is not resumed later.
+                self._opened().drop_unfinished(progress.summary.collection)
         except StopIteration:
             self._current = None
-        except ReflexiaError as error:
-            self._current = None
-            self.failed.emit(str(error))
+        except Exception as error:  # the run ends, said in one line; the next run and searches go on
+            self._abandon_run()
+            self.failed.emit(_said(error, "indexing"))
         else:
             self.progress.emit(progress)
             if progress.summary is not None:
-                if progress.summary.cancelled:  # the user's Cancel: what was left is not resumed later
-                    self._opened().drop_unfinished(progress.summary.collection)
                 self.run_finished.emit(progress.summary)
             QTimer.singleShot(0, self._step)
             return
         self._after_run()
+
+    def _abandon_run(self) -> None:
+        run, self._current = self._current, None
+        if run is not None:
+            try:
+                run.close()
+            except Exception as error:
+                log.warning("closing a failed run: %s", error, exc_info=error)
 
     @Slot()
     def _after_run(self) -> None:
@@ -254,13 +278,13 @@ class DocumentsWorker(QObject):
             path, collection = self._removals.popleft()
             try:
                 self._opened().remove(path=path, collection=collection)
-            except ReflexiaError as error:
-                self.failed.emit(str(error))
+            except Exception as error:
+                self.failed.emit(_said(error, "removing documents"))
         self.refresh()
 
     def _known_under(self, folder: Path, collection: str) -> list[DocumentInfo]:
         try:
             documents = self._opened().documents(collection)
-        except ReflexiaError:
+        except Exception:  # refresh() reports the catalog's trouble; a sync just finds nothing
             return []
         return [d for d in documents if d.path.is_relative_to(folder)]

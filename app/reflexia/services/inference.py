@@ -27,7 +27,7 @@ from reflexia.core.config.settings import Settings
 from reflexia.core.engine.backend import Backend
 from reflexia.core.engine.response_cache import CacheKey, ResponseCache, cache_key
 from reflexia.core.engine.values import GenerationRequest, GenerationResult, ModelInfo, ModelRef, TokenChunk
-from reflexia.core.errors import GenerationError, LoadCancelledError, ReflexiaError
+from reflexia.core.errors import GenerationError, LoadCancelledError, ReflexiaError, as_user_error
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +36,9 @@ SHUTDOWN_WAIT_MS = 10_000  # a load is aborted between tensors; this only bounds
 
 
 def _as_user_error(exc: Exception, what: str) -> ReflexiaError:
-    if isinstance(exc, ReflexiaError):
-        return exc
-    log.exception("unexpected error while %s", what)
-    return GenerationError(f"Unexpected error while {what}: {exc}")
+    if not isinstance(exc, ReflexiaError):
+        log.warning("unexpected error while %s", what, exc_info=exc)
+    return as_user_error(exc, what)
 
 
 class InferenceWorker(QObject):
@@ -78,10 +77,10 @@ class InferenceWorker(QObject):
             error = GenerationError(f"No {ref.backend} backend is set up to load {ref}")
             self.load_failed.emit(request_id, error, self._current.model if self._current else None)
             return
-        if self._current is not None and self._current is not backend:
-            self._current.unload()  # one model at a time, whichever backend runs it
-            self._current = None
         try:
+            if self._current is not None and self._current is not backend:
+                self._current.unload()  # one model at a time, whichever backend runs it
+                self._current = None
             info = backend.load(ref, context_length, cancel, gpu_layers=gpu_layers)
         except Exception as exc:
             log.warning("load of %s failed: %s", ref.label, exc)
@@ -126,17 +125,24 @@ class InferenceWorker(QObject):
 
     @Slot(int)
     def unload(self, request_id: int) -> None:
-        """Free the model; runs on the inference thread."""
-        if self._current is not None:
-            self._current.unload()
+        """Free the model; runs on the inference thread. ``unloaded`` follows, whatever happened."""
+        try:
+            if self._current is not None:
+                self._current.unload()
+        except Exception as exc:  # the model is gone for us either way: the queue must go on
+            log.warning("unloading failed: %s", exc, exc_info=exc)
+        finally:
             self._current = None
-        self.unloaded.emit(request_id)
+            self.unloaded.emit(request_id)
 
     @Slot(object)
     def apply_settings(self, settings: Settings) -> None:
         """Changed settings for every backend; runs on the inference thread, between requests."""
         for backend in self._backends.values():
-            backend.apply_settings(settings)
+            try:
+                backend.apply_settings(settings)
+            except Exception as exc:  # a backend that refuses new settings keeps its old ones
+                log.warning("%s could not take the new settings: %s", backend.name, exc, exc_info=exc)
 
     @Slot(str)
     def forget_conversation(self, conversation_id: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from reflexia.core.errors import ReflexiaError
+from reflexia.core.errors import ReflexiaError, as_user_error
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,10 @@ class Job(QObject):
         self.started.emit()
         try:
             value = self._function(*self._args)
-        except ReflexiaError as exc:
-            self.failed.emit(exc)
-        except Exception as exc:
-            log.exception("job %s failed", self.name)
-            self.failed.emit(ReflexiaError(f"{self.name} failed: {exc}"))
+        except Exception as exc:  # every job ends in returned or failed, whatever was raised
+            if not isinstance(exc, ReflexiaError):
+                log.warning("job %s failed", self.name, exc_info=exc)
+            self.failed.emit(as_user_error(exc, self.name.lower()))
         else:
             self.returned.emit(value)
         finally:

@@ -84,11 +84,13 @@ class ModelLibraryService(QObject):
         scanned(LibrarySnapshot): a scan finished.
         file_checked(Path, FitResult): the verdict asked for with :meth:`check`.
         check_failed(Path, ReflexiaError): the file could not be read.
+        scan_failed(str): the folder could not be scanned (one line for the window).
     """
 
     scanned = Signal(object)
     file_checked = Signal(object, object)
     check_failed = Signal(object, object)
+    scan_failed = Signal(str)
 
     def __init__(self, models_dir: Path, settings: Settings) -> None:
         super().__init__()
@@ -147,6 +149,7 @@ class ModelLibraryService(QObject):
             self.reserved_bytes,
         )
         job.returned.connect(self._on_scanned)
+        job.failed.connect(self._on_scan_failed)
         job.finished.connect(self._on_job_finished)
         self._jobs.append(job)
         job.start()
@@ -172,6 +175,10 @@ class ModelLibraryService(QObject):
         job = self.sender()
         assert isinstance(job, Job)
         self.check_failed.emit(job.tag, error)
+
+    @Slot(object)
+    def _on_scan_failed(self, error: object) -> None:
+        self.scan_failed.emit(f"The models folder {self._models_dir} could not be scanned: {error}")
 
     @Slot()
     def _on_job_finished(self) -> None:

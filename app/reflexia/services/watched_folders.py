@@ -117,9 +117,14 @@ class FolderWatcher(QObject):
     def _list(self, folder: Path) -> None:
         job = Job("Listing a watched folder", list_tree, folder)
         job.returned.connect(self._on_listed)
+        job.failed.connect(self._on_list_failed)
         job.finished.connect(self._on_job_finished)
         self._jobs.append(job)
         job.start()
+
+    @Slot(object)
+    def _on_list_failed(self, error: object) -> None:
+        self.failed.emit(f"A watched folder could not be listed: {error}")
 
     @Slot(object)
     def _on_listed(self, tree: tuple[list[str], list[str]]) -> None:

@@ -176,6 +176,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self._library.scanned.connect(self._on_library_scanned)
         self._library.file_checked.connect(self._on_file_checked)
         self._library.check_failed.connect(self._on_check_failed)
+        self._library.scan_failed.connect(self.show_error)
         self._governor.switched.connect(self._on_governor_switched)
         self.memory_status.quantize_requested.connect(self._quantization.quantize)
         self._quantization.started.connect(self._on_quantization_started)
