@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reflexia.core.engine.chat_template import CHATML_TEMPLATE, render_prompt
 from reflexia.core.engine.conversation import ChatMessage, Conversation
 from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend, common_prefix_length
 from reflexia.core.engine.llama_cpp.options import LlamaOptions
@@ -122,6 +123,19 @@ def test_next_turn_reuses_the_kv_cache(backend: LlamaCppBackend) -> None:
     # The work before the first token stays the size of one message, not of the history.
     assert max(evaluated[1:]) <= 40
     assert max(evaluated[1:]) - min(evaluated[1:]) <= 4
+
+
+def test_a_prompt_has_the_tokens_llama_cpp_gives_the_whole_text(backend: LlamaCppBackend) -> None:
+    """Contents are tokenized apart from the template's markers, yet SentencePiece gets no extra spaces."""
+    chat = Conversation(system_prompt="You are terse.")
+    chat.add_user("hello the world")
+    chat.add_assistant(" the world\n")
+    chat.add_user("what now?")
+    result = backend.generate(GenerationRequest(chat.messages(), GREEDY), None, threading.Event())
+
+    prompt = render_prompt(chat.messages(), CHATML_TEMPLATE)  # the generated model's own template
+    expected = backend.tokenize(prompt, add_bos=True, special=True)
+    assert backend.cache.active.tokens[: result.stats.prompt_tokens] == expected
 
 
 def test_regenerating_the_same_prompt_reuses_all_of_it(backend: LlamaCppBackend) -> None:

@@ -24,7 +24,7 @@ import llama_cpp
 
 from reflexia.core.config.logging_setup import route_llama_log
 from reflexia.core.config.settings import Settings
-from reflexia.core.engine.chat_template import render_prompt
+from reflexia.core.engine.chat_template import PromptPart, parts_after, render_prompt_parts
 from reflexia.core.engine.context_budget import FittedConversation, reply_reserve
 from reflexia.core.engine.conversation import ChatMessage
 from reflexia.core.engine.grounding import fit_grounded
@@ -35,6 +35,7 @@ from reflexia.core.engine.llama_cpp.options import (
     SAVED_STATE_SHARE,
     LlamaOptions,
 )
+from reflexia.core.engine.llama_cpp.vocabulary import Vocabulary
 from reflexia.core.engine.values import (
     BackendCapabilities,
     GenerationRequest,
@@ -88,6 +89,7 @@ class LlamaCppBackend:
         self._model: Any = None
         self._ctx: Any = None
         self._vocab: Any = None
+        self._vocabulary: Vocabulary | None = None
         self._info: ModelInfo | None = None
         self._template: str | None = None
         self._n_ctx = 0
@@ -173,6 +175,7 @@ class LlamaCppBackend:
             )
         self._model, self._ctx = model, ctx
         self._vocab = llama_cpp.llama_model_get_vocab(model)
+        self._vocabulary = Vocabulary(self._vocab)
         self._template = gguf.chat_template
         self._n_ctx = llama_cpp.llama_n_ctx(ctx)
         self._n_batch = ctx_params.n_batch
@@ -221,7 +224,7 @@ class LlamaCppBackend:
         if self._model:
             llama_cpp.llama_model_free(self._model)
             log.info("unloaded %s", self._info.ref.label if self._info else "model")
-        self._model = self._ctx = self._vocab = None
+        self._model = self._ctx = self._vocab = self._vocabulary = None
         self._info = None
         self.cache.reset()
 
@@ -229,42 +232,32 @@ class LlamaCppBackend:
         """Drop the cache kept for a conversation that was deleted or started over."""
         self.cache.forget(conversation_id)
 
-    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
-        """Tokens of ``text``, parsing special tokens such as ``<|im_start|>``."""
+    def tokenize(self, text: str, *, add_bos: bool = True, special: bool = False) -> list[int]:
+        """Tokens of ``text``, as plain text unless ``special`` lets it spell control tokens."""
+        return self._loaded_vocabulary().tokenize(text, add_bos=add_bos, special=special)
+
+    def _loaded_vocabulary(self) -> Vocabulary:
         self._require_loaded()
-        data = text.encode("utf-8")
-        capacity = len(data) + 8
-        buffer = (llama_cpp.llama_token * capacity)()
-        count = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, True)
-        if count < 0:  # buffer too small: llama.cpp says how large it must be
-            capacity = -count
-            buffer = (llama_cpp.llama_token * capacity)()
-            count = llama_cpp.llama_tokenize(self._vocab, data, len(data), buffer, capacity, add_bos, True)
-        return list(buffer[:count])
+        assert self._vocabulary is not None
+        return self._vocabulary
 
-    def _token_text(self, token: int) -> str:
-        raw = llama_cpp.llama_vocab_get_text(self._vocab, token)
-        return raw.decode("utf-8", errors="replace") if raw else ""
-
-    def _render(self, messages: Sequence[ChatMessage]) -> str:
-        bos = llama_cpp.llama_vocab_bos(self._vocab)
-        eos = llama_cpp.llama_vocab_eos(self._vocab)
-        return render_prompt(
-            messages,
-            self._template,
-            bos_token=self._token_text(bos) if bos >= 0 else "",
-            eos_token=self._token_text(eos) if eos >= 0 else "",
+    def _render(self, messages: Sequence[ChatMessage]) -> tuple[PromptPart, ...]:
+        vocabulary = self._loaded_vocabulary()
+        return render_prompt_parts(
+            messages, self._template, bos_token=vocabulary.bos_text, eos_token=vocabulary.eos_text
         )
 
     def _fit(self, request: GenerationRequest) -> FittedConversation:
         """The messages that fit the context with room for the reply (grounded in the passages, if any)."""
         budget = self._n_ctx - reply_reserve(self._n_ctx, request.sampling.max_tokens)
+        vocabulary = self._loaded_vocabulary()
 
         def count(messages: Sequence[ChatMessage]) -> int:
-            prompt = self._render(messages)
-            if len(prompt.encode("utf-8")) + 1 <= budget:  # a token spans at least one byte
-                return len(prompt)
-            return len(self.tokenize(prompt, add_bos=False)) + 1
+            parts = self._render(messages)
+            characters = sum(len(part.text) for part in parts)
+            if sum(len(part.text.encode("utf-8")) for part in parts) + 1 <= budget:  # a token spans a byte
+                return characters
+            return len(vocabulary.prompt_tokens(parts)) + 1
 
         fitted = fit_grounded(
             request.messages, request.passages, count, budget, previous_cut=self.cache.active.left_out
@@ -274,7 +267,9 @@ class LlamaCppBackend:
 
     def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> tuple[list[int], list[tuple[str, int]]]:
         """Tokens of the rendered prompt, and the segments that spell them."""
-        prompt = self._render(messages)
+        vocabulary = self._loaded_vocabulary()
+        parts = self._render(messages)
+        prompt = "".join(part.text for part in parts)
         active = self.cache.active
         # Reuse the exact tokens of every cached segment the new prompt starts with, instead of
         # re-tokenizing the history: generated tokens need not survive a detokenize/tokenize
@@ -288,16 +283,14 @@ class LlamaCppBackend:
             text_at += len(text)
             tokens_at += count
         if kept:
-            rest = prompt[text_at:]
-            new = self.tokenize(rest, add_bos=False) if rest else []
-            return active.tokens[:tokens_at] + new, [*kept, (rest, len(new))]
+            new = vocabulary.prompt_tokens(parts_after(parts, text_at))
+            return active.tokens[:tokens_at] + new, [*kept, (prompt[text_at:], len(new))]
         # Templates that write the BOS text themselves must not get a second BOS.
-        bos = llama_cpp.llama_vocab_bos(self._vocab)
-        bos_text = self._token_text(bos) if bos >= 0 else ""
-        add_bos = bool(llama_cpp.llama_vocab_get_add_bos(self._vocab)) and not (
-            bos_text and prompt.startswith(bos_text)
+        bos_text = vocabulary.bos_text
+        template_wrote_bos = bool(
+            bos_text and parts and parts[0].from_template and parts[0].text.startswith(bos_text)
         )
-        tokens = self.tokenize(prompt, add_bos=add_bos)
+        tokens = vocabulary.prompt_tokens(parts, add_bos=vocabulary.adds_bos and not template_wrote_bos)
         return tokens, [(prompt, len(tokens))]
 
     def _make_sampler(self, params: SamplingParams) -> Any:
