@@ -1,8 +1,10 @@
 """Turning a conversation into prompt text with the model's own chat template.
 
 GGUF files carry a Jinja template in ``tokenizer.chat_template``; we render it
-in a sandbox. Files without one, or with one that fails on our messages, fall
-back to ChatML, which most instruction-tuned GGUFs understand.
+in a sandbox. One that fails on our messages falls back to ChatML, which most
+instruction-tuned GGUFs understand. Files without one are base (completion) models:
+they get a plain transcript to continue, and their reply ends where they start
+writing the user's next line (``TRANSCRIPT_STOPS``).
 
 The prompt comes out in parts that say who wrote them: only the template's own text
 may spell control tokens such as ``<|im_start|>``; message contents (and the document
@@ -52,6 +54,21 @@ class PromptPart:
 
     text: str
     from_template: bool
+
+
+#: For base models. Gemma 3 270M answers "The capital of France is Paris." in this transcript
+#: (then writes a "User:" line of its own), where ChatML or its own turn markers get it to
+#: repeat the question or ramble to the length limit.
+TRANSCRIPT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}{{ 'Assistant:' + message['content'] }}"
+    "{% else %}{{ message['role'] | capitalize + ': ' + message['content'] }}{% endif %}"
+    "{{ '\n\n' }}"
+    "{% endfor %}"
+    "{{ 'Assistant:' }}"
+)
+#: Where a base model's reply ends: the transcript's next user line (the reply is cut before it).
+TRANSCRIPT_STOPS = ("\nUser:", "\nSystem:")
 
 
 def _raise_exception(message: str) -> NoReturn:

@@ -24,7 +24,13 @@ import llama_cpp
 
 from reflexia.core.config.logging_setup import route_llama_log
 from reflexia.core.config.settings import Settings
-from reflexia.core.engine.chat_template import PromptPart, parts_after, render_prompt_parts
+from reflexia.core.engine.chat_template import (
+    TRANSCRIPT_STOPS,
+    TRANSCRIPT_TEMPLATE,
+    PromptPart,
+    parts_after,
+    render_prompt_parts,
+)
 from reflexia.core.engine.context_budget import FittedConversation, reply_reserve
 from reflexia.core.engine.conversation import ChatMessage
 from reflexia.core.engine.grounding import fit_grounded
@@ -36,6 +42,7 @@ from reflexia.core.engine.llama_cpp.options import (
     LlamaOptions,
 )
 from reflexia.core.engine.llama_cpp.vocabulary import Vocabulary
+from reflexia.core.engine.reply_end import ReplyEnd
 from reflexia.core.engine.values import (
     BackendCapabilities,
     GenerationRequest,
@@ -92,6 +99,7 @@ class LlamaCppBackend:
         self._vocabulary: Vocabulary | None = None
         self._info: ModelInfo | None = None
         self._template: str | None = None
+        self._stops: tuple[str, ...] = ()  # text that ends a base model's reply
         self._n_ctx = 0
         self._n_batch = 512
         self.cache = ConversationCache(SAVED_CONVERSATIONS)
@@ -176,7 +184,9 @@ class LlamaCppBackend:
         self._model, self._ctx = model, ctx
         self._vocab = llama_cpp.llama_model_get_vocab(model)
         self._vocabulary = Vocabulary(self._vocab)
-        self._template = gguf.chat_template
+        # No chat template: a base (completion) model, which continues a transcript instead.
+        self._template = gguf.chat_template or TRANSCRIPT_TEMPLATE
+        self._stops = () if gguf.chat_template else TRANSCRIPT_STOPS
         self._n_ctx = llama_cpp.llama_n_ctx(ctx)
         self._n_batch = ctx_params.n_batch
         self.cache.reset(int(self._kv_cache_bytes() * SAVED_STATE_SHARE))
@@ -366,6 +376,7 @@ class LlamaCppBackend:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         one = (llama_cpp.llama_token * 1)()
         sampler = self._make_sampler(request.sampling)
+        ending = ReplyEnd(self._stops) if self._stops and not request.ignore_eos else None
         # Locals for the per-token loop: it runs hundreds of times a second.
         sample, is_eog, to_piece = (
             llama_cpp.llama_sampler_sample,
@@ -392,8 +403,13 @@ class LlamaCppBackend:
                 if first_token_at is None:
                     first_token_at = time.perf_counter()
                 pieces.append(text)
+                if ending is not None:
+                    text = ending.add(text)
                 if on_token is not None:
                     on_token(TokenChunk(text, index))
+                if ending is not None and ending.ended:
+                    stop_reason = "eos"  # the model began the user's next line
+                    break
                 if len(cached) >= context_limit:
                     stop_reason = "context_full"
                     break
@@ -410,10 +426,16 @@ class LlamaCppBackend:
             llama_cpp.llama_sampler_free(sampler)
         flushed = decoder.decode(b"", final=True)  # a reply cut inside a UTF-8 sequence
         pieces.append(flushed)
+        if ending is not None:
+            flushed = ending.finish() if ending.ended else ending.add(flushed) + ending.finish()
         if flushed and on_token is not None:
             on_token(TokenChunk(flushed, len(pieces) - 2))
-        if cached[: len(tokens)] == tokens and len(cached) - len(tokens) == text_in_cache:
-            self.cache.active.segments = [*segments, ("".join(pieces[:text_in_cache]), text_in_cache)]
+        if cached[: len(tokens)] == tokens:
+            if ending is not None and ending.ended:  # the reply's text is not all its tokens spell
+                self.cache.active.segments = list(segments)
+            elif len(cached) - len(tokens) == text_in_cache:
+                reply_segment = ("".join(pieces[:text_in_cache]), text_in_cache)
+                self.cache.active.segments = [*segments, reply_segment]
         finished = time.perf_counter()
         completion = len(pieces) - 1
         evaluated = len(tokens) - reused
@@ -439,7 +461,7 @@ class LlamaCppBackend:
             stats.ttft_s,
             stats.tokens_per_s,
         )
-        return GenerationResult("".join(pieces), stats)
+        return GenerationResult(ending.text if ending is not None else "".join(pieces), stats)
 
     def _require_loaded(self) -> None:
         if not self._ctx:
