@@ -24,13 +24,15 @@ class LibraryEntry:
 
     family: str
     report: RungReport
+    base_model: bool = False  # no chat template: it continues text rather than chats
 
     @property
     def label(self) -> str:
-        """E.g. 'reflexia-small · q4_k_m · 9.1 MB · fits'."""
+        """E.g. 'reflexia-small · q4_k_m · 9.1 MB · fits' ('Gemma 3 270m · base model · ...')."""
         verdict = {"fits": "fits", "shorter_context": "shorter context", "too_large": "too large"}
         size = human_size(self.report.file_size)
-        return f"{self.family}  ·  {self.report.quantization}  ·  {size}  ·  {verdict[self.report.fit]}"
+        name = f"{self.family}  ·  base model" if self.base_model else self.family
+        return f"{name}  ·  {self.report.quantization}  ·  {size}  ·  {verdict[self.report.fit]}"
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,14 @@ def build_snapshot(models_dir: Path, settings: Settings, reserved_bytes: int = 0
     """Scan and estimate (runs on a worker: it reads every file's header)."""
     catalog = scan_catalog([models_dir])
     budget = MemoryBudget.from_system(settings.memory, reserved_bytes)
+    base_models = {
+        f.path
+        for m in catalog.families
+        for f in m.files
+        if f.info is not None and f.info.chat_template is None
+    }
     entries = [
-        LibraryEntry(family.display_name, report)
+        LibraryEntry(family.display_name, report, report.path in base_models)
         for family in catalog.families
         for report in family_report(
             family,
