@@ -75,10 +75,7 @@ def write_malformed_set(src: Path, out_dir: Path) -> dict[str, Path]:
     for name, data in variants.items():
         paths[name] = out_dir / f"{name}.gguf"
         paths[name].write_bytes(data)
-    paths["unsupported_architecture"] = _write_minimal(
-        out_dir / "unsupported_architecture.gguf", "notarealarch"
-    )
-    paths["missing_architecture"] = _write_minimal(out_dir / "missing_architecture.gguf", None)
+    paths["missing_architecture"] = write_minimal(out_dir / "missing_architecture.gguf", None)
     return paths
 
 
@@ -87,7 +84,7 @@ def _patch(data: bytes, at: int, fmt: str, value: int) -> bytes:
     return data[:at] + packed + data[at + len(packed) :]
 
 
-def _write_minimal(path: Path, arch: str | None) -> Path:
+def write_minimal(path: Path, arch: str | None) -> Path:
     """Write a structurally valid GGUF with one tensor and the given architecture."""
     writer = gguf.GGUFWriter(path, arch or "llama")
     if arch is None:

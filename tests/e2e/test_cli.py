@@ -65,7 +65,6 @@ MALFORMED: dict[str, tuple[str, ...]] = {
     "too_many_dimensions": ("corrupt", "7 dimensions"),
     "zero_dimension": ("corrupt", "size 0"),
     "misaligned_tensor_offset": ("corrupt", "alignment"),
-    "unsupported_architecture": ("unsupported architecture", "notarealarch"),
     "missing_architecture": ("missing", "general.architecture"),
 }
 

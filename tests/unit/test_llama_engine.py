@@ -12,7 +12,8 @@ from reflexia.core.engine.conversation import ChatMessage, Conversation
 from reflexia.core.engine.llama_cpp.engine import LlamaCppBackend, common_prefix_length
 from reflexia.core.engine.llama_cpp.options import LlamaOptions
 from reflexia.core.engine.values import GenerationRequest, ModelRef, SamplingParams, TokenChunk
-from reflexia.core.errors import GenerationError, ModelFileError
+from reflexia.core.errors import GenerationError, ModelFileError, ModelLoadError
+from tests.malformed_gguf import write_minimal
 
 GREEDY = SamplingParams(temperature=0.0, max_tokens=24, repeat_penalty=1.0)
 
@@ -172,6 +173,14 @@ def test_corrupt_file_is_refused_and_the_loaded_model_survives(
         backend.load(ModelRef.file(broken), 4096)
     assert backend.model is not None and backend.model.path == tiny_model
     assert backend.generate(GenerationRequest(_ask("Still there?"), GREEDY), None, threading.Event()).text
+
+
+@pytest.mark.allow_error_logs  # llama.cpp logs its refusal as an error
+def test_llama_cpp_decides_which_architectures_run(backend: LlamaCppBackend, tmp_path: Path) -> None:
+    """No list of ours refuses a model; llama.cpp does, and the message names the architecture."""
+    unknown = write_minimal(tmp_path / "newarch.gguf", "somenewarch")
+    with pytest.raises(ModelLoadError, match="architecture 'somenewarch'"):
+        backend.load(ModelRef.file(unknown), 512)
 
 
 def test_generate_without_a_model_is_a_clear_error() -> None:

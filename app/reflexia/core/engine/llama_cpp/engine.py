@@ -159,7 +159,10 @@ class LlamaCppBackend:
         if not model:
             if stop.is_set():
                 raise LoadCancelledError(f"loading {path.name} was cancelled")
-            raise ModelLoadError(f"llama.cpp could not load {path}; the log file has its reason")
+            raise ModelLoadError(
+                f"llama.cpp could not load {path} (architecture '{gguf.architecture}'); "
+                "the log file has its reason"
+            )
         trained = llama_cpp.llama_model_n_ctx_train(model)
         n_ctx = min(context_length, trained) if trained > 0 else context_length
         threads = self.options.threads or physical_cores()
