@@ -164,3 +164,25 @@ def test_the_governor_estimates_and_weighs_the_conversation_off_the_gui_thread(
     qtbot.wait(2500)
     assert {"family_report", "complexity_of", "sample_memory"} <= set(elsewhere)
     assert on_gui_thread == []
+
+
+@pytest.mark.allow_error_logs  # llama.cpp logs its refusal as an error
+def test_after_a_load_llama_cpp_refuses_nothing_loads_by_itself(
+    qtbot: QtBot, make_app, small_pair: Path, tmp_path: Path
+) -> None:
+    # The header is valid, so the old model is freed first; then llama.cpp refuses the file.
+    from tests.malformed_gguf import write_minimal
+
+    folder = _copy(small_pair, ("small-f16.gguf", "small-q4_k_m.gguf"), tmp_path / "m")
+    app = make_app(models_dir=folder)
+    _load(qtbot, app, folder / "small-f16.gguf")
+    refused = write_minimal(tmp_path / "newarch.gguf", "somenewarch")
+    with qtbot.waitSignal(app.inference.model_load_failed, timeout=30_000):
+        app.load_model(refused)
+    assert app.inference.model is None
+    loads: list[object] = []
+    app.inference.model_loading.connect(lambda _id, ref: loads.append(ref))
+    qtbot.wait(3500)  # three and a half of the sampler's rounds: it used to load a rung in each
+    assert loads == [] and app.inference.model is None
+    assert "could not load" in app.window.banner.label.text().lower()
+    assert app.governor.family is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -14,6 +15,7 @@ from reflexia.core.engine.values import (
     GenerationResult,
     GenerationStats,
     Passage,
+    Provenance,
     SamplingParams,
 )
 from reflexia.core.errors import ReflexiaError
@@ -25,8 +27,18 @@ from reflexia.services.inference import InferenceService
 log = logging.getLogger(__name__)
 
 
-def _nothing_generated() -> GenerationResult:
-    return GenerationResult("", GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0, "cancelled"))
+def _nothing_generated(conversation_id: str = "", role: str = "") -> GenerationResult:
+    stats = GenerationStats(0, 0, 0, 0.0, 0.0, 0.0, 0.0, "cancelled")
+    return GenerationResult("", stats, made_by=Provenance(conversation_id, role))
+
+
+@dataclass(frozen=True)
+class ReplyStarted:
+    """The user's message was accepted: which conversation, what was said, with which role."""
+
+    conversation_id: str
+    message: str
+    role: str
 
 
 class ChatSession(QObject):
@@ -42,22 +54,25 @@ class ChatSession(QObject):
     ``reply_sources`` says which, for the window and the history.
 
     Signals:
-        reply_started(): the user's message was accepted (its documents may still be searched,
-            and it may still wait its turn).
+        reply_started(ReplyStarted): the user's message was accepted (its documents may still be
+            searched, and it may still wait its turn).
         reply_waiting(int): the reply waits behind other requests; its place (1 = next).
         reply_running(): the model began answering.
         reply_token(str): the next piece of the reply.
         reply_finished(GenerationResult): the reply ended (by EOS, length or stop).
         reply_failed(str, str): the error message and the prompt to give back to the user.
+        reply_left_behind(GenerationResult): a reply of a conversation the user left (New chat,
+            opening another) ended; its text so far belongs to that conversation, not the window.
         conversation_changed(tuple[ChatMessage, ...]): the messages after a reply or a new chat.
     """
 
-    reply_started = Signal()
+    reply_started = Signal(object)
     reply_waiting = Signal(int)
     reply_running = Signal()
     reply_token = Signal(str)
     reply_finished = Signal(object)
     reply_failed = Signal(str, str)
+    reply_left_behind = Signal(object)
     conversation_changed = Signal(object)
 
     def __init__(
@@ -81,6 +96,7 @@ class ChatSession(QObject):
         self.role_name = ""  # the expert role in force (see set_role)
         self.reply_role = ""  # the role the reply in progress (or the last one) was made with
         self._request_id: int | None = None
+        self._left_behind: dict[int, Provenance] = {}  # replies of conversations the user left
         self._documents = documents
         self.documents_on = False  # search the documents for this chat's messages
         self.collection = DEFAULT_COLLECTION
@@ -145,21 +161,26 @@ class ChatSession(QObject):
         self.conversation.add_user(text)
         self.reply_role = self.role_name
         self.reply_sources, self.search_problem = None, ""
+        started = ReplyStarted(self.conversation_id, text, self.role_name)
         if self.documents_on and self._documents is not None:
             self._search = self._documents.search(text, self.collection)
-            self.reply_started.emit()
+            self.reply_started.emit(started)
             return True
         if not self._submit(None):
             self.conversation.drop_last_user()
             return False
-        self.reply_started.emit()
+        self.reply_started.emit(started)
         return True
 
     def _submit(self, passages: tuple[Passage, ...] | None) -> bool:
         request = GenerationRequest(
-            self.conversation.messages(), self._sampling, self.conversation_id, passages=passages
+            self.conversation.messages(),
+            self._sampling,
+            self.conversation_id,
+            passages=passages,
+            role=self.role_name,
         )
-        request_id = self._inference.submit(request, self._client, self.role_name)
+        request_id = self._inference.submit(request, self._client)
         if request_id is None:
             return False
         self._request_id = request_id
@@ -209,10 +230,19 @@ class ChatSession(QObject):
         self.quitting = True
         self.stop()
 
+    def _leave_reply_behind(self) -> None:
+        """The user leaves this conversation: its reply is stopped and, when it ends, kept with it."""
+        left = Provenance(self.conversation_id, self.reply_role)
+        if self._request_id is not None:
+            self._inference.stop(self._request_id)
+            self._left_behind[self._request_id] = left
+        elif self._search is not None:  # its documents were still being searched: nothing was said
+            self.reply_left_behind.emit(_nothing_generated(left.conversation_id, left.role))
+        self._request_id = self._search = None  # what they still send belongs to the old conversation
+
     def new_chat(self, system_prompt: str | None = None) -> None:
         """Start a new conversation; a reply still running is stopped and never lands in it."""
-        self._inference.stop(self._request_id)
-        self._request_id = self._search = None  # what they still send belongs to the old conversation
+        self._leave_reply_behind()
         # The old conversation's KV cache stays with the engine (within its bound): it may be resumed.
         self.conversation.clear()
         self.conversation_id = uuid.uuid4().hex
@@ -222,8 +252,7 @@ class ChatSession(QObject):
 
     def resume(self, conversation_id: str, turns: list[ChatMessage]) -> None:
         """Continue a stored conversation (the engine reuses its cache if it still has it)."""
-        self._inference.stop(self._request_id)
-        self._request_id = self._search = None
+        self._leave_reply_behind()
         self.conversation.turns = list(turns)
         self.conversation_id = conversation_id
         self.conversation_changed.emit(self.conversation.messages())
@@ -248,8 +277,19 @@ class ChatSession(QObject):
         del turns[first:]
         return text
 
+    def can_regenerate(self) -> bool:
+        """Whether the last exchange can be answered again now (if not, the service says why).
+
+        Asked before anything is taken back: without a model, Regenerate used to destroy the
+        last exchange and then fail to send it again.
+        """
+        has_message = any(turn.role == "user" for turn in self.conversation.turns)
+        return has_message and not self.is_replying and self._inference.can_generate()
+
     def regenerate(self) -> bool:
         """Answer the last user message again (the previous reply is replaced)."""
+        if not self.can_regenerate():
+            return False
         text = self.take_back_user_message()
         return bool(text) and self.send(text)
 
@@ -270,14 +310,20 @@ class ChatSession(QObject):
 
     @Slot(int, str)
     def _on_dropped(self, request_id: int, _reason: str) -> None:
-        if request_id == self._request_id:
+        if request_id == self._request_id or request_id in self._left_behind:
             self._on_finished(request_id, _nothing_generated())
 
     @Slot(int, object)
     def _on_finished(self, request_id: int, result: GenerationResult) -> None:
+        if (left := self._left_behind.pop(request_id, None)) is not None:
+            made_by = result.made_by if result.made_by.conversation_id else left
+            self.reply_left_behind.emit(replace(result, made_by=made_by))
+            return
         if request_id != self._request_id:
             return
         self._request_id = None
+        if not result.made_by.conversation_id:  # never reached the engine (dropped while waiting)
+            result = replace(result, made_by=Provenance(self.conversation_id, self.reply_role))
         if result.text or result.stats.stop_reason != "cancelled":
             self.conversation.add_assistant(result.text)
         elif not self.quitting:
@@ -287,6 +333,9 @@ class ChatSession(QObject):
 
     @Slot(int, object)
     def _on_failed(self, request_id: int, error: ReflexiaError) -> None:
+        if (left := self._left_behind.pop(request_id, None)) is not None:
+            self.reply_left_behind.emit(_nothing_generated(left.conversation_id, left.role))
+            return
         if request_id != self._request_id:
             return
         self._request_id = None

@@ -9,6 +9,7 @@ opened leaves the app working without history, and says why.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -18,7 +19,7 @@ from reflexia.core.errors import ReflexiaError
 from reflexia.core.history.records import ConversationSummary, SearchHit, StoredConversation
 from reflexia.core.history.replies import reply_stats, reply_status
 from reflexia.core.history.store import HistoryStore
-from reflexia.services.chat_session import ChatSession
+from reflexia.services.chat_session import ChatSession, ReplyStarted
 from reflexia.services.inference import InferenceService
 
 log = logging.getLogger(__name__)
@@ -42,10 +43,11 @@ class ConversationHistory(QObject):
         self._inference = inference
         self._stored: set[str] = set()  # conversation ids known to the store
         self._user_message: int | None = None
-        self._reply_message: int | None = None
+        self._reply_rows: dict[str, int] = {}  # each conversation's reply being written, by its id
         chat.reply_started.connect(self._on_reply_started)
         chat.reply_finished.connect(self._on_reply_finished)
         chat.reply_failed.connect(self._on_reply_failed)
+        chat.reply_left_behind.connect(self._on_reply_left_behind)
 
     # -- the sidebar ------------------------------------------------------
     def conversations(self) -> list[ConversationSummary]:
@@ -65,7 +67,11 @@ class ConversationHistory(QObject):
             conversation, to be given back to the user rather than sent twice.
         """
         stored = self.store.get_conversation(conversation_id)
-        shown = [m for m in stored.messages if m.role in ("user", "assistant") and m.content]
+        # A reply the user left (New chat, another conversation) is stored stopped, even before its
+        # first word: its message was answered as far as the user let it. Only a reply still pending
+        # (the app was killed) or none at all leaves the message unanswered.
+        left = [m for m in stored.messages if m.role == "assistant" and m.status == "stopped"]
+        shown = [m for m in stored.messages if m.role in ("user", "assistant") and (m.content or m in left)]
         unanswered = ""
         if shown and shown[-1].role == "user":
             unanswered = shown[-1].content
@@ -149,53 +155,60 @@ class ConversationHistory(QObject):
             self.failed.emit(str(error))
 
     # -- recording the chat -----------------------------------------------
-    @Slot()
-    def _on_reply_started(self) -> None:
-        chat = self._chat
-        conversation_id = chat.conversation_id
-        text = chat.conversation.turns[-1].content
-        model = self._inference.model
+    @Slot(object)
+    def _on_reply_started(self, started: ReplyStarted) -> None:
+        # The model is not known yet (a load may be queued ahead): the reply's row gets it at the end.
+        conversation_id, role = started.conversation_id, started.role
         try:
             if conversation_id not in self._stored:
-                self.store.create_conversation(expert_role=chat.role_name, conversation_id=conversation_id)
+                self.store.create_conversation(expert_role=role, conversation_id=conversation_id)
                 self._stored.add(conversation_id)
             self._user_message = self.store.add_message(
-                conversation_id, "user", text, expert_role=chat.role_name
+                conversation_id, "user", started.message, expert_role=role
             )
-            self._reply_message = self.store.add_message(
-                conversation_id,
-                "assistant",
-                "",
-                expert_role=chat.role_name,
-                model_ref=str(model.ref) if model else "",
-                rung=model.quantization if model else "",
-                status="pending",
+            self._reply_rows[conversation_id] = self.store.add_message(
+                conversation_id, "assistant", "", expert_role=role, status="pending"
             )
         except ReflexiaError as error:
-            self._user_message = self._reply_message = None
+            self._user_message = None
+            self._reply_rows.pop(conversation_id, None)
             self.failed.emit(f"This conversation is not being saved: {error}")
             return
         self.conversations_changed.emit()
 
     @Slot(object)
     def _on_reply_finished(self, result: GenerationResult) -> None:
-        reply, self._reply_message = self._reply_message, None
+        if not result.text and result.stats.stop_reason == "cancelled" and not self._chat.quitting:
+            # Stopped before a word: the session withdrew the message too.
+            self._reply_rows.pop(result.made_by.conversation_id, None)
+            try:
+                self.take_back_user_message()
+            except ReflexiaError as error:
+                self.failed.emit(f"The reply was not saved: {error}")
+            self.conversations_changed.emit()
+            return
+        self._store_reply(result, self._chat.used_sources(result))
+
+    @Slot(object)
+    def _on_reply_left_behind(self, result: GenerationResult) -> None:
+        """A reply of a conversation the user left: its text so far stays with it, marked stopped."""
+        self._store_reply(result, None)
+
+    def _store_reply(self, result: GenerationResult, sources: Sequence[Mapping[str, object]] | None) -> None:
+        made_by = result.made_by
+        reply = self._reply_rows.pop(made_by.conversation_id, None)
         if reply is None:
             return
-        model = self._inference.model
         try:
-            if not result.text and result.stats.stop_reason == "cancelled" and not self._chat.quitting:
-                # Stopped before a word: the session withdrew the message too.
-                self.take_back_user_message()
-            else:
-                stats = reply_stats(result, model.name if model else "")
-                self.store.update_message(
-                    reply,
-                    content=result.text,
-                    status=reply_status(result),
-                    stats=stats,
-                    sources=self._chat.used_sources(result),
-                )
+            self.store.update_message(
+                reply,
+                content=result.text,
+                status=reply_status(result),
+                stats=reply_stats(result, made_by.model_name),
+                sources=sources,
+                model_ref=str(made_by.model) if made_by.model is not None else "",
+                rung=made_by.rung,
+            )
         except ReflexiaError as error:
             self.failed.emit(f"The reply was not saved: {error}")
         self.conversations_changed.emit()
@@ -203,6 +216,6 @@ class ConversationHistory(QObject):
     @Slot(str, str)
     def _on_reply_failed(self, _message: str, _prompt: str) -> None:
         # The message goes back to the input box: it leaves the history with its failed reply.
-        self._reply_message = None
+        self._reply_rows.pop(self._chat.conversation_id, None)
         self.take_back_user_message()
         self.conversations_changed.emit()

@@ -376,17 +376,22 @@ class GovernorService(QObject):
             self._swap_load = None
         self._track(info)
 
-    @Slot(int, object)
-    def _on_model_load_failed(self, request_id: int, _error: ReflexiaError) -> None:
-        # The governor thought the swap happened; tell it what is really loaded.
+    @Slot(int, object, object)
+    def _on_model_load_failed(self, request_id: int, _error: ReflexiaError, still_loaded: object) -> None:
+        # The governor thought the swap happened, or the load freed the old model before llama.cpp
+        # refused the new one: it governs what is really loaded now. With nothing loaded it governs
+        # nothing, so no rung is loaded that nobody asked for (it used to retry about once a second).
         self._swap_load = None if request_id == self._swap_load else self._swap_load
-        model = self._inference.model
-        self._sampler.post(_SetCurrent(model.quantization if model is not None else None))
+        model = still_loaded if isinstance(still_loaded, ModelInfo) else None
+        if model is None:
+            self._track(None)
+        else:
+            self._sampler.post(_SetCurrent(model.quantization))
 
     @Slot(int, str)
     def _on_request_dropped(self, request_id: int, _reason: str) -> None:
         if request_id == self._swap_load:
-            self._on_model_load_failed(request_id, ReflexiaError("superseded"))
+            self._on_model_load_failed(request_id, ReflexiaError("superseded"), self._inference.model)
 
     @Slot()
     def _on_model_unloaded(self) -> None:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
@@ -26,7 +26,14 @@ from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 from reflexia.core.config.settings import Settings
 from reflexia.core.engine.backend import Backend
 from reflexia.core.engine.response_cache import CacheKey, ResponseCache, cache_key
-from reflexia.core.engine.values import GenerationRequest, GenerationResult, ModelInfo, ModelRef, TokenChunk
+from reflexia.core.engine.values import (
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    ModelRef,
+    Provenance,
+    TokenChunk,
+)
 from reflexia.core.errors import GenerationError, LoadCancelledError, ReflexiaError, as_user_error
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,15 @@ def _as_user_error(exc: Exception, what: str) -> ReflexiaError:
     if not isinstance(exc, ReflexiaError):
         log.warning("unexpected error while %s", what, exc_info=exc)
     return as_user_error(exc, what)
+
+
+def _provenance(request: GenerationRequest, model: ModelInfo | None) -> Provenance:
+    """What made a reply to ``request``: read on the inference thread, where the model runs."""
+    if model is None:
+        return Provenance(request.conversation_id, request.role)
+    return Provenance(
+        request.conversation_id, request.role, model.ref, model.name, model.quantization, model.context_length
+    )
 
 
 class InferenceWorker(QObject):
@@ -115,6 +131,8 @@ class InferenceWorker(QObject):
             if self._current is None:
                 raise GenerationError("No model is loaded: pick one in the model menu first")
             result = self._current.generate(request, on_token, cancel)
+            model = self._current.model
+            result = replace(result, made_by=_provenance(request, model))
         except Exception as exc:
             log.warning("generation %d failed: %s", request_id, exc)
             self.failed.emit(request_id, _as_user_error(exc, "generating"))
@@ -173,7 +191,6 @@ class _Ticket:
     ref: ModelRef | None = None
     context_length: int = 0
     gpu_layers: int | None = None  # None: as configured
-    role: str = ""
     cache_key: CacheKey | None = None
 
 
@@ -185,7 +202,9 @@ class InferenceService(QObject):
         request_dropped(int, str): a request ended without running (cancelled, or a newer load
             superseded it), with the reason.
         model_loading(int, ModelRef): a load started.
-        model_loaded(int, ModelInfo), model_load_failed(int, ReflexiaError), model_unloaded().
+        model_loaded(int, ModelInfo), model_unloaded(),
+        model_load_failed(int, ReflexiaError, ModelInfo | None): with the model still loaded, if any
+            (a header-valid file llama.cpp refuses has freed the old one already).
         generation_started(int): request id of a reply that started.
         token_generated(int, str): request id and the next piece of text (one or more tokens).
         generation_finished(int, GenerationResult), generation_failed(int, ReflexiaError).
@@ -197,7 +216,7 @@ class InferenceService(QObject):
     request_dropped = Signal(int, str)
     model_loading = Signal(int, object)
     model_loaded = Signal(int, object)
-    model_load_failed = Signal(int, object)
+    model_load_failed = Signal(int, object, object)  # request id, error, the model still loaded (or None)
     model_unloaded = Signal()
     generation_started = Signal(int)
     token_generated = Signal(int, str)
@@ -280,15 +299,15 @@ class InferenceService(QObject):
         return self._running.client if self._running is not None else None
 
     # -- requests ----------------------------------------------------------
-    def submit(self, request: GenerationRequest, client: str = "window", role: str = "") -> int | None:
+    def submit(self, request: GenerationRequest, client: str = "window") -> int | None:
         """Queue a reply; None (and ``request_refused``) when no model is loaded or on its way.
 
-        ``role`` names the expert role: with the model, the messages and greedy sampling it
-        decides whether a kept answer may be given again from the response cache.
+        The request's role, with the model, the messages and greedy sampling, decides whether a
+        kept answer may be given again from the response cache.
         """
         if not self.can_generate():
             return None
-        return self._enqueue(_Ticket(next(self._ids), client, "generate", request=request, role=role))
+        return self._enqueue(_Ticket(next(self._ids), client, "generate", request=request))
 
     def can_generate(self) -> bool:
         """Whether a reply can be queued now; if not, ``request_refused`` says why."""
@@ -390,7 +409,7 @@ class InferenceService(QObject):
             assert ticket.request is not None
             self.generation_started.emit(ticket.id)
             if self._model is not None:
-                ticket.cache_key = cache_key(ticket.request, self._model, ticket.role)
+                ticket.cache_key = cache_key(ticket.request, self._model, ticket.request.role)
             kept = self.response_cache.get(ticket.cache_key)
             if kept is not None:  # the same greedy question again: no need to generate
                 self.token_generated.emit(ticket.id, kept.text)
@@ -429,7 +448,7 @@ class InferenceService(QObject):
             if still_loaded is None:
                 self.model_unloaded.emit()
             return
-        self.model_load_failed.emit(request_id, error)
+        self.model_load_failed.emit(request_id, error, still_loaded)
 
     @Slot(int)
     def _on_unloaded(self, request_id: int) -> None:

@@ -147,6 +147,8 @@ class ConversationActions(_Window):
         """Answer the last message again, replacing the last reply."""
         if self._chat.is_replying or not self._chat.conversation.turns:
             return
+        if not self._chat.can_regenerate():  # no model: the exchange stays, and the status bar says why
+            return
         if self._history is not None:
             self._history.take_back_user_message()
         self.chat_view.remove_from_user_message(0)

@@ -27,7 +27,7 @@ from reflexia.core.memory.estimate import FitResult
 from reflexia.core.memory.governor import Decision
 from reflexia.core.memory.rung_report import largest_fitting_rung
 from reflexia.core.units import human_size
-from reflexia.services.chat_session import ChatSession
+from reflexia.services.chat_session import ChatSession, ReplyStarted
 from reflexia.services.conversation_history import ConversationHistory
 from reflexia.services.demo_model import DemoModelMaker
 from reflexia.services.documents import DocumentsService
@@ -43,7 +43,7 @@ from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
 from reflexia.ui.conversation_actions import ConversationActions
 from reflexia.ui.document_actions import DocumentActions
-from reflexia.ui.markup import Markup, join_markup, markup, plain_label
+from reflexia.ui.markup import Markup, join_markup, markup, plain_label, set_label_text, shown
 from reflexia.ui.memory_status import MemoryStatus
 from reflexia.ui.menus import build_menus
 from reflexia.ui.model_picker import ModelPicker
@@ -399,7 +399,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self._load_model(path, None, None)
 
     def _on_check_failed(self, _path: Path, error: ReflexiaError) -> None:
-        self._on_model_load_failed(0, error)
+        self._on_model_load_failed(0, error, self._inference.model)  # a check loads nothing
 
     def _on_request_refused(self, reason: str) -> None:
         self.statusBar().showMessage(reason, 5000)
@@ -411,7 +411,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
     def _on_model_loading(self, _request_id: int, ref: ModelRef) -> None:
         # The menu stays usable: choosing another model supersedes this load.
         self.statusBar().showMessage(f"Loading {ref.label}…")
-        self.model_label.setText(f"Loading {ref.label}…")
+        set_label_text(self.model_label, f"Loading {ref.label}…")
 
     def _on_model_loaded(self, _request_id: int, info: ModelInfo) -> None:
         self.performance.set_rung(info.quantization, time.monotonic())
@@ -430,8 +430,8 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self.statusBar().showMessage(f"Loaded {info.ref.label} in {info.load_s:.2f} s", 5000)
         self.composer.input.setFocus()
 
-    def _on_model_load_failed(self, _request_id: int, error: ReflexiaError) -> None:
-        self._show_model(self._inference.model)
+    def _on_model_load_failed(self, _request_id: int, error: ReflexiaError, still_loaded: object) -> None:
+        self._show_model(still_loaded if isinstance(still_loaded, ModelInfo) else None)
         self.banner.show_message(markup("<b>Could not load the model.</b> {}", error), "error")
         self.statusBar().clearMessage()
 
@@ -442,13 +442,13 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
             self.quant_label.setText("")
             self.refresh_models()
             return
-        self.model_label.setText(f"{info.name} · {human_size(info.file_size)} · ctx {info.context_length}")
+        size = human_size(info.file_size)
+        set_label_text(self.model_label, f"{info.name} · {size} · ctx {info.context_length}")
         self.quant_label.setText(info.quantization)
-        self.setWindowTitle(f"Reflexia — {info.name}")
+        self.setWindowTitle(f"Reflexia — {shown(info.name, limit=80)}")
 
-    def _on_reply_started(self) -> None:
-        messages = self._chat.conversation.turns
-        self.chat_view.add_message("user", messages[-1].content)
+    def _on_reply_started(self, started: ReplyStarted) -> None:
+        self.chat_view.add_message("user", started.message)
         self.chat_view.begin_reply()
         self.composer.set_replying(True)
 
@@ -467,34 +467,31 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
             bubbles[-1].set_footer("")
 
     def _on_reply_finished(self, result: GenerationResult) -> None:
-        stats = result.stats
+        stats, made_by = result.stats, result.made_by  # what made this reply, not what is loaded now
         note = {"cancelled": "stopped", "length": "length limit", "context_full": "context full"}
-        model = self._inference.model
         footer = (
             f"{stats.completion_tokens} tokens · {stats.tokens_per_s:.1f} tok/s · "
             f"first token {stats.ttft_s:.2f} s"
         )
-        if model is not None:
-            footer += f" · {model.quantization}"
-        if self._chat.reply_role:
-            footer += f" · {self._chat.reply_role}"
+        if made_by.rung:
+            footer += f" · {made_by.rung}"
         if result.from_cache:
             footer = f"{stats.completion_tokens} tokens · answered from the response cache"
-            if self._chat.reply_role:
-                footer += f" · {self._chat.reply_role}"
+        if made_by.role:
+            footer += f" · {made_by.role}"
         if stats.stop_reason in note:
             footer += f" · {note[stats.stop_reason]}"
         if stats.left_out_messages:
             footer += (
                 f" · {stats.left_out_messages} earlier messages left out to fit the "
-                f"{self._inference.model.context_length if self._inference.model else ''}-token context"
+                f"{made_by.context_length}-token context"
             )
         self.chat_view.end_reply(result.text, footer)
         self.show_reply_sources(result)
         self.composer.set_replying(False)
         self.speed_label.setText(f"{stats.tokens_per_s:.1f} tok/s")
         if not result.from_cache and stats.completion_tokens:
-            self.performance.add_reply(stats, model.quantization if model else "", self._chat.reply_role)
+            self.performance.add_reply(stats, made_by.rung, made_by.role)
 
     def _on_reply_failed(self, message: str, prompt: str) -> None:
         self.chat_view.end_reply(None)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from reflexia.core.engine.values import GenerationResult
-from reflexia.services.chat_session import ChatSession
+from reflexia.services.chat_session import ChatSession, ReplyStarted
 from reflexia.ui.code_block import flash_copied
 from reflexia.ui.markup import plain_label, set_label_text
 from reflexia.ui.message_bubble import MessageBubble
@@ -155,14 +155,14 @@ class QuickPrompt(QFrame):
         set_label_text(self.status, text)
         self.status.setVisible(bool(text))
 
-    @Slot()
-    def _on_started(self) -> None:
+    @Slot(object)
+    def _on_started(self, started: ReplyStarted) -> None:
         if self.answer is not None:
             self._answer_column.removeWidget(self.answer)
             self.answer.deleteLater()
         self.answer = MessageBubble("assistant", "")
         self._answer_column.insertWidget(0, self.answer)
-        set_label_text(self.question, self._session.conversation.turns[-1].content)
+        set_label_text(self.question, started.message)
         self.question.show()
         self.answer_area.show()
         self.action_row.show()

@@ -250,8 +250,8 @@ class TrayAgent(QObject):
     def _on_model_loaded(self, _request: int, _info: ModelInfo) -> None:
         self._on_model_ready()
 
-    @Slot(int, object)
-    def _on_model_load_failed(self, _request: int, _error: object) -> None:
+    @Slot(int, object, object)
+    def _on_model_load_failed(self, _request: int, _error: object, _still_loaded: object) -> None:
         self._on_model_ready()
 
     @Slot()

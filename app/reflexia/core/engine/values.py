@@ -95,6 +95,7 @@ class GenerationRequest:
     ignore_eos: bool = False  # benchmarks: always produce max_tokens
     # Documents: None when not searched; () when searched and nothing relevant was found.
     passages: tuple[Passage, ...] | None = None
+    role: str = ""  # the expert role the reply is made with (it goes with the reply it makes)
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,29 @@ class GenerationStats:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """What made a reply: the model and rung really loaded, the role, the conversation.
+
+    Set by the inference worker from the model it ran, so a listener never has to ask a service
+    what is loaded now (a load or a governor switch may have been queued behind the reply).
+    """
+
+    conversation_id: str = ""
+    role: str = ""
+    model: ModelRef | None = None
+    model_name: str = ""
+    rung: str = ""
+    context_length: int = 0
+
+
+@dataclass(frozen=True)
 class GenerationResult:
-    """A finished (or cancelled) reply."""
+    """A finished (or cancelled) reply, and what made it."""
 
     text: str
     stats: GenerationStats
     from_cache: bool = False  # answered from the response cache, not generated again
+    made_by: Provenance = Provenance()
 
 
 @dataclass(frozen=True)

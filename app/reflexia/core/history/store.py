@@ -353,6 +353,8 @@ class HistoryStore:
         status: MessageStatus | None = None,
         stats: Mapping[str, object] | None = None,
         sources: Sequence[Mapping[str, object]] | None = None,
+        model_ref: str | None = None,
+        rung: str | None = None,
     ) -> None:
         """Change what is given of a message (a reply growing, then finishing); saved when this returns.
 
@@ -370,6 +372,10 @@ class HistoryStore:
             changes["stats_json"] = _stats_json(stats)
         if sources is not None:
             changes["sources_json"] = _sources_json(sources)
+        if model_ref is not None:  # what made a reply is known when it ends
+            changes["model_ref"] = model_ref
+        if rung is not None:
+            changes["rung"] = rung
         with self._writing() as db:
             row = db.execute(
                 "SELECT m.conversation_id FROM messages AS m JOIN conversations AS c "
