@@ -1,4 +1,8 @@
-"""The model library for the UI: scans off the GUI thread, rescans when the folder changes."""
+"""The model library for the UI: scans off the GUI thread, rescans when the folder changes.
+
+A file still being copied in reads as truncated, and its growth changes no folder listing, so each
+file the scan could not read is watched itself: when it is written to, the folder is scanned again.
+"""
 
 from __future__ import annotations
 
@@ -113,11 +117,21 @@ class ModelLibraryService(QObject):
         self._debounce.setInterval(RESCAN_DELAY_MS)
         self._debounce.timeout.connect(self.rescan)
         self._watcher.directoryChanged.connect(self._on_folder_changed)
+        self._watcher.fileChanged.connect(self._on_folder_changed)  # an unreadable file still growing
         self._watch()
 
     @Slot(str)
     def _on_folder_changed(self, _path: str) -> None:
         self._debounce.start()
+
+    def _watch_unreadable(self, snapshot: LibrarySnapshot) -> None:
+        """Watch the files the scan could not read (a copy in progress), and only those."""
+        unreadable = {str(f.path) for f in snapshot.catalog.unreadable if f.path.is_file()}
+        watched = set(self._watcher.files())
+        if stale := watched - unreadable:
+            self._watcher.removePaths(sorted(stale))
+        if new := unreadable - watched:
+            self._watcher.addPaths(sorted(new))
 
     def _watch(self) -> None:
         if self._models_dir.is_dir() and str(self._models_dir) not in self._watcher.directories():
@@ -196,5 +210,6 @@ class ModelLibraryService(QObject):
 
     @Slot(object)
     def _on_scanned(self, snapshot: LibrarySnapshot) -> None:
+        self._watch_unreadable(snapshot)
         self.snapshot = snapshot
         self.scanned.emit(snapshot)
