@@ -76,6 +76,33 @@ def test_roles_are_made_edited_and_deleted_in_the_dialog_with_problems_next_to_t
     assert app.window.role_picker.findText("Assistant copy") == -1
 
 
+def test_the_dialog_shows_each_number_fields_range_and_says_problems_in_the_users_words(
+    qtbot: QtBot, make_app
+) -> None:
+    app = make_app()
+    dialog = app.window.edit_roles()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.new_role()
+    dialog.temperature.check.setChecked(True)
+    spin = dialog.temperature.spin
+    spin.selectAll()
+    qtbot.keyClicks(spin, "9")
+    # The spin box refuses 9 (the field stops at 5): the range beside it says why.
+    assert spin.value() != 9
+    assert dialog.temperature.range_label.isVisible() and dialog.temperature.range_label.text() == "0 to 5"
+    assert dialog.top_p.range_label.text() == "0 to 1"
+    assert dialog.max_tokens.range_label.text() == "1 to 1,048,576"
+
+    dialog.name.setText("")
+    dialog.name.textEdited.emit("")
+    assert dialog.problems["name"].text() == "A role needs a name."
+    dialog.system_prompt.setPlainText("")
+    assert dialog.problems["system_prompt"].text() == "A role needs a system prompt."
+    assert not dialog.save_button.isEnabled()
+
+
 def test_the_governor_never_goes_below_the_roles_lowest_rung(
     qtbot: QtBot, make_app, tmp_path: Path, pressure_settings, memory_eater
 ) -> None:

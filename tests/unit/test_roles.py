@@ -57,9 +57,13 @@ def test_shipped_roles_cannot_be_changed_or_deleted(library: RoleLibrary) -> Non
 def test_problems_are_named_per_field(library: RoleLibrary) -> None:
     problems = library.problems({"name": "", "system_prompt": "", "temperature": 9})
     assert set(problems) == {"name", "system_prompt", "temperature"}
-    assert "5" in problems["temperature"]
+    assert problems == {
+        "name": "A role needs a name.",
+        "system_prompt": "A role needs a system prompt.",
+        "temperature": "Must be at most 5.",
+    }
     assert "exists already" in library.problems({"name": "data analyst", "system_prompt": "x"})["name"]
-    with pytest.raises(RoleError, match="name"):
+    with pytest.raises(RoleError, match="Name: must not start or end with spaces"):
         library.save({"name": " padded ", "system_prompt": "x"})
 
 

@@ -23,33 +23,64 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reflexia.core.config.field_errors import format_number
 from reflexia.core.config.settings import Role
 from reflexia.core.errors import ReflexiaError
 from reflexia.core.models.ladder import LADDER
 from reflexia.services.roles import RoleService
+from reflexia.ui.markup import plain_label, set_label_text
+from reflexia.ui.setting_row import field_bounds
 
 _ANY_RUNG = "Any rung"
 
 
+def _plain(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else value  # "0 to 5", not "0.0 to 5.0"
+
+
 def _problem_label() -> QLabel:
-    label = QLabel()
+    label = plain_label()
     label.setObjectName("fieldProblem")
     label.setWordWrap(True)
     label.hide()
     return label
 
 
+def _spin_box(name: str, step: float = 1.0) -> QSpinBox | QDoubleSpinBox:
+    """A spin box over the range the role's field allows (the model is the one place it is written)."""
+    low, high = field_bounds(Role.model_fields[name])
+    assert low is not None and high is not None, f"Role.{name} has no bounds"
+    spin: QSpinBox | QDoubleSpinBox
+    if Role.model_fields[name].annotation == int | None:
+        spin = QSpinBox()
+        spin.setRange(int(low), int(high))
+    else:
+        spin = QDoubleSpinBox()
+        spin.setRange(low, high)
+        spin.setSingleStep(step)
+    return spin
+
+
 class _Optional(QWidget):
-    """A value that may be left to the default: a check box beside a spin box."""
+    """A value that may be left to the default: a check box beside a spin box and its allowed range.
+
+    The range is shown because the spin box refuses a keystroke past it without a word: typing
+    9 into a temperature that stops at 5 would otherwise look like a broken field.
+    """
 
     def __init__(self, spin: QSpinBox | QDoubleSpinBox, label: str) -> None:
         super().__init__()
         self.check = QCheckBox(label)
         self.spin = spin
+        allowed = f"{format_number(_plain(spin.minimum()))} to {format_number(_plain(spin.maximum()))}"
+        self.range_label = plain_label(allowed)
+        self.range_label.setObjectName("fieldRange")
+        spin.setToolTip(f"From {allowed}")
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.check)
         row.addWidget(spin, 1)
+        row.addWidget(self.range_label)
         self.check.toggled.connect(spin.setEnabled)
         spin.setEnabled(False)
 
@@ -89,17 +120,9 @@ class RoleDialog(QDialog):
         self.name = QLineEdit()
         self.system_prompt = QPlainTextEdit()
         self.system_prompt.setPlaceholderText("Who the assistant is and how it answers")
-        temperature = QDoubleSpinBox()
-        temperature.setRange(0.0, 5.0)
-        temperature.setSingleStep(0.1)
-        self.temperature = _Optional(temperature, "Own value")
-        top_p = QDoubleSpinBox()
-        top_p.setRange(0.0, 1.0)
-        top_p.setSingleStep(0.05)
-        self.top_p = _Optional(top_p, "Own value")
-        max_tokens = QSpinBox()
-        max_tokens.setRange(1, 1_048_576)
-        self.max_tokens = _Optional(max_tokens, "Own value")
+        self.temperature = _Optional(_spin_box("temperature", 0.1), "Own value")
+        self.top_p = _Optional(_spin_box("top_p", 0.05), "Own value")
+        self.max_tokens = _Optional(_spin_box("max_tokens"), "Own value")
         self.use_documents = QCheckBox("Answer from your documents")
         self.min_rung = QComboBox()
         self.min_rung.addItems([_ANY_RUNG, *LADDER])
@@ -123,7 +146,7 @@ class RoleDialog(QDialog):
             self.problems[key] = _problem_label()
             column.addWidget(self.problems[key])
             form.addRow(title, cell)
-        self.note = QLabel()
+        self.note = plain_label()  # it names roles, which are the user's text
         self.note.setObjectName("dialogNote")
         self.note.setWordWrap(True)
         self.save_button = QPushButton("Save")
@@ -188,7 +211,9 @@ class RoleDialog(QDialog):
         self.min_rung.setEnabled(not shipped)
         self.save_button.setEnabled(not shipped)
         self.delete_button.setEnabled(not shipped)
-        self.note.setText("Shipped with Reflexia: duplicate it to make your own version." if shipped else "")
+        set_label_text(
+            self.note, "Shipped with Reflexia: duplicate it to make your own version." if shipped else ""
+        )
         self._validate()
 
     # -- editing -----------------------------------------------------------
@@ -213,7 +238,7 @@ class RoleDialog(QDialog):
             return False
         problems = self._roles.problems(self.fields(), replacing=self._editing)
         for key, label in self.problems.items():
-            label.setText(problems.get(key, ""))
+            set_label_text(label, problems.get(key, ""))
             label.setVisible(key in problems)
         self.save_button.setEnabled(not problems)
         return not problems
@@ -231,7 +256,7 @@ class RoleDialog(QDialog):
         self.use_documents.setEnabled(True)
         self.min_rung.setEnabled(True)
         self.delete_button.setEnabled(False)
-        self.note.setText("")
+        set_label_text(self.note, "")
         self.name.selectAll()
         self.name.setFocus()
         self._validate()
@@ -244,10 +269,10 @@ class RoleDialog(QDialog):
         try:
             role = self._roles.save(self.fields(), replacing=self._editing)
         except ReflexiaError as error:
-            self.note.setText(str(error))
+            set_label_text(self.note, str(error))
             return
         self._fill_list(role.name)
-        self.note.setText(f"Saved {role.name}.")
+        set_label_text(self.note, f"Saved {role.name}.")
 
     @Slot()
     def duplicate_role(self) -> None:
@@ -266,4 +291,4 @@ class RoleDialog(QDialog):
             return
         deleted = self._roles.delete(self._editing)
         self._fill_list(None)
-        self.note.setText(f"Deleted {deleted.name}.")
+        set_label_text(self.note, f"Deleted {deleted.name}.")

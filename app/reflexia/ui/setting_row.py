@@ -37,7 +37,8 @@ _FOLDERS: Final[dict[str, Callable[[Settings], Path]]] = {
 _INT32: Final = 2**31 - 1
 
 
-def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+def field_bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+    """The ``ge``/``le`` bounds of a number field (None where it has none)."""
     low = high = None
     for rule in info.metadata:
         if isinstance(rule, annotated_types.Ge):
@@ -136,7 +137,7 @@ class SettingRow:
         return line
 
     def _make_spin_box(self, annotation: Any, settings: Settings, defaults: Settings) -> QAbstractSpinBox:
-        low, high = _bounds(self.info)
+        low, high = field_bounds(self.info)
         low = -_INT32 if low is None else low
         high = _INT32 if high is None else high
         spin: QSpinBox | QDoubleSpinBox

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from reflexia.core.config.field_errors import field_message, in_sentence
 from reflexia.core.config.settings import (
     AgentSettings,
     ChatSettings,
@@ -76,10 +77,6 @@ PAGES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     ("Menubar", tuple(f"agent.{name}" for name in AgentSettings.model_fields)),
     ("Ollama", ("ollama.host",)),
 )
-
-
-def _number(value: object) -> str:
-    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
 class SettingsDialog(QDialog):
@@ -181,7 +178,7 @@ class SettingsDialog(QDialog):
         grid.addWidget(heading, 0, 0, 1, 2)
         next_load = [key for key in keys if effect(key) == "next_model_load"]
         if next_load:
-            titles = [_in_sentence(setting_title(key)) for key in next_load]
+            titles = [in_sentence(setting_title(key)) for key in next_load]
             listed = _join(titles)
             intro = QLabel(f"{listed[:1].upper()}{listed[1:]} apply from the next model load.")
             intro.setObjectName("pageIntro")
@@ -404,18 +401,15 @@ class SettingsDialog(QDialog):
         return next(iter(edited or under), None)
 
     def _message(self, error: ErrorDetails) -> str:
-        context = error.get("ctx", {})
-        if error["type"] == "greater_than_equal":
-            return f"Must be at least {_number(context['ge'])}."
-        if error["type"] == "less_than_equal":
-            return f"Must be at most {_number(context['le'])}."
-        text = str(error["msg"]).removeprefix("Value error, ")
         # A rule names fields by their Python names; the user knows them by their titles.
         section = ".".join(str(part) for part in error["loc"])
-        for key in sorted(self._rows, key=len, reverse=True):
-            if key.startswith(f"{section}."):
-                text = text.replace(key.rsplit(".", 1)[-1], f"“{self._rows[key].title}”")
-        return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+        titles = {
+            key.rsplit(".", 1)[-1]: row.title
+            for key, row in self._rows.items()
+            if key.startswith(f"{section}.")
+        }
+        row = self._rows.get(section)
+        return field_message(error, title=row.title if row is not None else None, titles=titles)
 
     def _saved_note(self, changes: dict[str, Any], problems: list[str]) -> str:
         next_load = [self._rows[key].title for key in changes if effect(key) == "next_model_load"]
@@ -431,11 +425,6 @@ class SettingsDialog(QDialog):
         self.note.setProperty("kind", "error" if error else "info")
         self.note.style().unpolish(self.note)
         self.note.style().polish(self.note)
-
-
-def _in_sentence(title: str) -> str:
-    # "Threads" -> "threads" inside a sentence, but "GPU layers" keeps its acronym.
-    return title if title[1:2].isupper() else title[:1].lower() + title[1:]
 
 
 def _join(titles: list[str]) -> str:

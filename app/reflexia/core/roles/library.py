@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from reflexia.core.atomic_file import atomic_output
+from reflexia.core.config.field_errors import field_message
 from reflexia.core.config.settings import Role
 from reflexia.core.engine.values import SamplingParams
 from reflexia.core.errors import ReflexiaError
@@ -49,9 +51,15 @@ def field_problems(fields: Mapping[str, Any]) -> dict[str, str]:
         problems: dict[str, str] = {}
         for item in error.errors():
             name = str(item["loc"][0]) if item["loc"] else "name"
-            problems.setdefault(name, str(item["msg"]).removeprefix("Value error, "))
+            problems.setdefault(name, _message(item, name))
         return problems
     return {}
+
+
+def _message(error: ErrorDetails, name: str) -> str:
+    field = Role.model_fields.get(name)
+    titles = {key: info.title or key for key, info in Role.model_fields.items()}
+    return field_message(error, title=field.title if field else None, subject="A role", titles=titles)
 
 
 class RoleLibrary:
@@ -101,7 +109,7 @@ class RoleLibrary:
         name = str(fields.get("name", "")).strip()
         clash = self.find(name)
         if "name" not in problems and clash is not None and clash.name != replacing:
-            problems["name"] = f"a role called {clash.name!r} exists already"
+            problems["name"] = f"A role called {clash.name!r} exists already."
         return problems
 
     def save(self, fields: Mapping[str, Any], *, replacing: str | None = None) -> Role:
@@ -117,7 +125,9 @@ class RoleLibrary:
         problems = self.problems(fields, replacing=replacing)
         if problems:
             field, message = next(iter(problems.items()))
-            raise RoleError(f"{field}: {message}")
+            info = Role.model_fields.get(field)
+            title = info.title if info is not None and info.title else field
+            raise RoleError(f"{title}: {message[:1].lower()}{message[1:]}")
         role = Role.model_validate(dict(fields))
         index = next((i for i, r in enumerate(self._custom) if r.name == replacing), None)
         custom = list(self._custom)
