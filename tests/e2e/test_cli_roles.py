@@ -28,6 +28,18 @@ def test_roles_lists_the_shipped_roles_and_the_users_own() -> None:
     assert "Pirate" in text.stdout and "yours" in text.stdout
 
 
+def test_roles_names_a_bad_hand_edited_role_in_one_line_and_lists_the_others() -> None:
+    folder = paths.config_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    roles = [{"name": "Pirate", "system_prompt": "Arr."}, {"name": "Storm", "system_prompt": "x", "top_p": 2}]
+    (folder / "roles.json").write_text(json.dumps({"roles": roles}))
+    run = reflexia_cli("roles")
+    assert run.returncode == 0, run.describe()  # the shipped roles and Pirate still work
+    assert "Pirate" in run.stdout and "Storm" not in run.stdout
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "'Storm' (top-p: must be at most 1)" in lines[0], run.stderr
+
+
 def test_chat_answers_as_the_role_asked_for(tiny_model: Path) -> None:
     run = reflexia_cli("chat", "--model", tiny_model, "--prompt", "Hi", "--role", "code assistant", "--json",
                        "--max-tokens", "4")  # fmt: skip

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from PySide6.QtGui import QTextDocument
 from pytestqt.qtbot import QtBot
 
 from reflexia.app import ReflexiaApp
+from reflexia.core.config import paths
 
 
 def _load(qtbot: QtBot, app: ReflexiaApp, model: Path) -> None:
@@ -101,6 +104,24 @@ def test_the_dialog_shows_each_number_fields_range_and_says_problems_in_the_user
     dialog.system_prompt.setPlainText("")
     assert dialog.problems["system_prompt"].text() == "A role needs a system prompt."
     assert not dialog.save_button.isEnabled()
+
+
+def test_a_hand_edited_bad_role_is_named_at_start_up_and_the_others_are_in_the_picker(
+    qtbot: QtBot, make_app
+) -> None:
+    folder = paths.config_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    good = {"name": "Pirate", "system_prompt": "Talk like a pirate."}
+    bad = {"name": "Storm", "system_prompt": "Rage.", "temperature": 9}
+    (folder / "roles.json").write_text(json.dumps({"roles": [good, bad]}), encoding="utf-8")
+    app = make_app()
+    assert app.window.role_picker.findText("Pirate") >= 0
+    assert app.window.role_picker.findText("Storm") == -1
+    shown = QTextDocument()
+    shown.setHtml(app.window.banner.label.text())  # the banner is rich text: read it as the user does
+    banner = shown.toPlainText()
+    assert app.window.banner.isVisible()
+    assert "'Storm' (temperature: must be at most 5)" in banner and "validation error" not in banner
 
 
 def test_the_governor_never_goes_below_the_roles_lowest_rung(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,28 @@ def test_an_unreadable_roles_file_is_reported_and_never_overwritten(tmp_path: Pa
     with pytest.raises(RoleError):
         library.save({"name": "New", "system_prompt": "x"})
     assert broken.read_bytes() == before
+
+
+def test_one_bad_role_is_named_in_one_line_and_the_others_still_load() -> None:
+    folder = paths.config_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    edited = folder / "roles.json"
+    good = {"name": "Pirate", "system_prompt": "Talk like a pirate."}
+    bad = {"name": "Storm", "system_prompt": "Rage.", "temperature": 9}
+    edited.write_text(json.dumps({"roles": [good, bad]}), encoding="utf-8")
+    before = edited.read_bytes()
+
+    library = RoleLibrary(load_settings().settings.roles, folder)
+
+    assert library.find("Pirate") is not None and library.find("Storm") is None
+    assert library.find("Code Assistant") is not None
+    problem = library.problem
+    assert problem is not None and "\n" not in problem
+    assert "'Storm' (temperature: must be at most 5)" in problem and str(edited) in problem
+    assert "validation error" not in problem.lower() and "pydantic" not in problem.lower()
+    # Saving would drop Storm's entry: nothing is written until the file is fixed.
+    with pytest.raises(RoleError, match="Storm"):
+        library.save({"name": "New", "system_prompt": "x"})
+    with pytest.raises(RoleError, match="Storm"):
+        library.delete("Pirate")
+    assert edited.read_bytes() == before

@@ -60,6 +60,8 @@ def field_message(
         return f"Must be at most {format_number(context['le'])}."
     if kind == "less_than":
         return f"Must be less than {format_number(context['lt'])}."
+    if kind == "missing":
+        return _needs(subject, title) if subject and title else "Must be given."
     if kind == "string_too_short":
         if context.get("min_length") == 1:
             return _needs(subject, title) if subject and title else "Must not be empty."

@@ -3,7 +3,9 @@
 Shipped roles come from ``config.json`` and cannot be changed (they can be
 duplicated); the user's roles live in ``roles.json`` in the config folder,
 written atomically. A file that cannot be read is reported with its path and
-left untouched, so nothing the user made is lost.
+left untouched, so nothing the user made is lost. An entry with a bad value (a
+hand edit) is left out and named in one line while the others load; the file is
+not written either until it is fixed, or saving would drop that entry.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from reflexia.core.atomic_file import atomic_output
-from reflexia.core.config.field_errors import field_message
+from reflexia.core.config.field_errors import field_message, in_sentence
 from reflexia.core.config.settings import Role
 from reflexia.core.engine.values import SamplingParams
 from reflexia.core.errors import ReflexiaError
@@ -62,33 +64,62 @@ def _message(error: ErrorDetails, name: str) -> str:
     return field_message(error, title=field.title if field else None, subject="A role", titles=titles)
 
 
+def _bad_entry(number: int, item: object, error: ValidationError) -> str:
+    """``'Storm' (temperature: must be at most 5)``: the entry and its first bad field."""
+    name = item.get("name") if isinstance(item, dict) else None
+    called = repr(name) if isinstance(name, str) and name.strip() else f"number {number}"
+    first = error.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else ""
+    info = Role.model_fields.get(field)
+    title = in_sentence(info.title) if info is not None and info.title else field or "the role"
+    message = _message(first, field)
+    return f"{called} ({title}: {message[:1].lower()}{message[1:].removesuffix('.')})"
+
+
 class RoleLibrary:
     """Shipped roles followed by the user's. Not thread-safe: the GUI thread (or the CLI) owns it."""
 
     def __init__(self, shipped: Sequence[Role], folder: Path) -> None:
         self._shipped = tuple(shipped)
         self.path = folder / ROLES_FILE
-        self.problem: str | None = None  # why the user's roles could not be read
+        # Why some or all of the user's roles could not be read; while set, the file is never written.
+        self.problem: str | None = None
         try:
-            self._custom: list[Role] = self._read()
+            self._custom, self.problem = self._read()
         except RoleError as error:
             self.problem = str(error)
             self._custom = []
 
-    def _read(self) -> list[Role]:
+    def _read(self) -> tuple[list[Role], str | None]:
+        """The user's roles that are valid, and one line naming those that are not."""
         if not self.path.exists():
-            return []
+            return [], None
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             items = data["roles"] if isinstance(data, dict) else None
             if not isinstance(items, list):
                 raise ValueError("it holds no list of roles")
-            return [Role.model_validate(item) for item in items]
         except (OSError, UnicodeDecodeError, ValueError, KeyError) as exc:
-            # ValidationError is a ValueError. Refuse to guess: the file stays as it is.
+            # Refuse to guess: the file stays as it is.
             raise RoleError(
                 f"Your roles in {self.path} could not be read ({exc}); the file was left as it is"
             ) from exc
+        roles: list[Role] = []
+        bad: list[str] = []
+        for number, item in enumerate(items, start=1):
+            try:
+                roles.append(Role.model_validate(item))
+            except ValidationError as exc:  # one hand-edited value must not cost the other roles
+                bad.append(_bad_entry(number, item, exc))
+        if not bad:
+            return roles, None
+        which = (
+            f"Your role {bad[0]} is" if len(bad) == 1 else f"{len(bad)} of your roles ({'; '.join(bad)}) are"
+        )
+        return roles, (
+            f"{which} not loaded from {self.path}: fix {'it' if len(bad) == 1 else 'them'} in the file. "
+            "Until then Reflexia saves no role changes, so the file stays as you wrote it."
+        )
 
     def roles(self) -> tuple[Role, ...]:
         """Every role, shipped first."""
