@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from reflexia.core.engine.values import GenerationStats
 from reflexia.core.memory.monitor import MemorySample
 from reflexia.core.units import GB
-from reflexia.ui.performance_charts import rung_row
+from reflexia.ui.performance_charts import rung_row, rung_rows
 from reflexia.ui.performance_panel import FLUSH_MS, PerformancePanel
 
 T0 = 5000.0  # monotonic seconds, as MemorySample.time_s
@@ -147,12 +147,38 @@ def test_the_rung_is_a_step_line_over_the_time_axis(qtbot: QtBot, panel: Perform
     assert panel.rungs.steps.points()[-1].y() == rung_row(None) == -1.0
 
 
-def test_off_ladder_rungs_sit_between_their_neighbours_by_bits() -> None:
+def test_off_ladder_rungs_get_rows_of_their_own_ordered_by_bits_per_weight() -> None:
     assert [rung_row(r) for r in ("q4_0", "q4_k_m", "q5_k_m", "q8_0", "f16")] == [0, 1, 2, 3, 4]
-    assert 1.0 < rung_row("q4_1") < 1.5  # 5.0 bits: just above q4_k_m's 4.89
-    assert 2.0 < rung_row("q6_k") < 3.0
-    assert rung_row("Q8_0") == 3.0 and rung_row("bf16") == 4.0
-    assert rung_row("q3_k_m") == -0.5 and rung_row("f32") == 4.5
+    rows = rung_rows(["Q4_1", "q6_k", "iq4_xs", "q2_k", "q5_0", None, "q8_0"])
+    assert rows == ("q2_k", "iq4_xs", "q4_0", "q4_k_m", "q4_1", "q5_0", "q5_k_m", "q6_k", "q8_0", "f16")
+    assert rung_row("q4_1", rows) == 4.0 and rung_row("Q8_0", rows) == 8.0 and rung_row(None, rows) == -1.0
+    assert rung_rows(["bf16", "f32"])[-3:] == ("bf16", "f16", "f32")
+
+
+def test_a_q4_1_model_is_drawn_on_its_own_labelled_row_not_at_q4_k_m(
+    qtbot: QtBot, panel: PerformancePanel
+) -> None:
+    show(qtbot, panel)
+    panel.set_rung("q4_k_m", T0)
+    panel.add_switch(T0 + 20, "q4_k_m", "q4_1", "pressure")
+    panel.add_sample(sample(40))
+    qtbot.waitUntil(lambda: panel.summary().last_rung == "q4_1", timeout=2000)
+
+    axis = panel.rungs.rung_axis
+    labels = axis.categoriesLabels()
+    assert labels == ["unloaded", "q4_0", "q4_k_m", "q4_1", "q5_k_m", "q8_0", "f16"]
+    line = panel.rungs.steps.points()
+    # The line ends on the row labelled q4_1, a whole row above where it started at q4_k_m.
+    assert line[-1].y() == axis.endValue("q4_1") and line[0].y() == axis.endValue("q4_k_m")
+    assert axis.endValue("q4_1") - axis.endValue("q4_k_m") == 1.0
+    marker = panel.rungs.switches.points()[0]
+    assert marker.y() == axis.endValue("q4_1")
+    # On screen: a row apart, not a few pixels.
+    chart = panel.rungs.chart
+    qtbot.waitUntil(lambda: chart.plotArea().height() > 50)
+    at_q4_1 = chart.mapToPosition(line[-1], panel.rungs.steps).y()
+    at_q4_k_m = chart.mapToPosition(line[0], panel.rungs.steps).y()
+    assert at_q4_k_m - at_q4_1 >= chart.plotArea().height() / (len(labels) + 1)
 
 
 def test_a_hidden_panel_only_buffers_and_draws_once_when_shown(qtbot: QtBot, panel: PerformancePanel) -> None:
@@ -212,9 +238,9 @@ def test_hovering_the_lines_names_the_memory_and_an_off_ladder_rung(
     for i in range(30):
         panel.add_sample(sample(i, rss_gb=2.5, used_gb=12.0))
     qtbot.waitUntil(lambda: panel.summary().last_rung == "q4_1", timeout=2000)
-    assert 1.0 < panel.rungs.steps.points()[-1].y() < 1.5  # between q4_k_m and q5_k_m
+    assert panel.rungs.steps.points()[-1].y() == panel.rungs.rung_axis.endValue("q4_1")
 
-    panel.rungs.steps.hovered.emit(QPointF(-5.0, rung_row("q4_1")), True)
+    panel.rungs.steps.hovered.emit(QPointF(-5.0, panel.rungs.rung_axis.endValue("q4_1")), True)
     qtbot.waitUntil(lambda: "q4_1" in QToolTip.text(), timeout=2000)
     panel.memory.process.hovered.emit(QPointF(-3.0, 2.5), True)
     qtbot.waitUntil(lambda: "Reflexia 2.5 GB" in QToolTip.text(), timeout=2000)

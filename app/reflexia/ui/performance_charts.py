@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCharts import (
@@ -24,7 +24,7 @@ from PySide6.QtCharts import (
 from PySide6.QtCore import QMargins, QPointF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
 
-from reflexia.core.models.catalog import nominal_bits_per_weight
+from reflexia.core.models.catalog import precision_rank
 from reflexia.core.models.ladder import LADDER
 from reflexia.ui.markdown_html import ColorScheme
 
@@ -98,28 +98,25 @@ UNLOADED_ROW = -1.0
 MIN_SPAN_S = 60.0  # a fresh panel shows a minute, not ten with all data squeezed at the right edge
 
 
-def rung_row(label: str | None) -> float:
-    """Where a quantization label is drawn on the rung chart: its index on the ladder.
+def rung_rows(labels: Iterable[str | None] = ()) -> tuple[str, ...]:
+    """The rows of the rung chart, lowest first: the ladder's rungs and every other label in ``labels``.
 
-    A label off the ladder (``q4_1``, ``q6_k``) is placed between the two rungs around it,
-    in proportion to its bits per weight, so the step still shows truthfully whether the
-    model got lighter or heavier; its name shows when the line is hovered. Labels below the
-    ladder (or unknown) sit half a row under q4_0, wider ones than f16 half a row over it.
+    A model at a quantization off the ladder (``q4_1``, ``q6_k``, ``iq4_xs``) gets a row of its
+    own, labelled with its name and placed among the rungs by its bits per weight, so the chart
+    never shows a q4_1 model on the q4_k_m row. Labels llama.cpp does not name sort lowest.
     """
+    shown = {label.lower() for label in labels if label is not None}
+    return tuple(sorted(shown | set(LADDER), key=precision_rank))
+
+
+def rung_row(label: str | None, rows: Sequence[str] = LADDER) -> float:
+    """Where a quantization label is drawn on the rung chart: its row among ``rows`` (:func:`rung_rows`)."""
     if label is None:
         return UNLOADED_ROW
     key = label.lower()
-    if key in LADDER:
-        return float(LADDER.index(key))
-    bits = nominal_bits_per_weight(key)
-    ladder_bits = [nominal_bits_per_weight(rung) or 0.0 for rung in LADDER]
-    if bits is None or bits < ladder_bits[0]:
-        return -0.5
-    if bits >= ladder_bits[-1]:  # bf16 shares f16's row; f32 goes above
-        return len(LADDER) - 1 + (0.0 if bits == ladder_bits[-1] else 0.5)
-    index = max(i for i, low in enumerate(ladder_bits) if low <= bits)
-    low, high = ladder_bits[index], ladder_bits[index + 1]
-    return index + (bits - low) / (high - low)
+    if key not in rows:
+        rows = rung_rows([*rows, key])
+    return float(rows.index(key))
 
 
 def _font(pixels: int = 11, weight: QFont.Weight = QFont.Weight.Normal) -> QFont:
@@ -349,11 +346,8 @@ class RungChart:
         self.chart = _chart()
         self.time_axis = _category_axis()
         self.rung_axis = _category_axis()
-        self.rung_axis.setStartValue(UNLOADED_ROW - 0.5)
-        self.rung_axis.append("unloaded", UNLOADED_ROW)
-        for index, rung in enumerate(LADDER):
-            self.rung_axis.append(rung, float(index))
-        self.rung_axis.setRange(UNLOADED_ROW - 0.5, len(LADDER) - 0.5)  # room for a marker on the top row
+        self.rows: tuple[str, ...] = ()
+        self.set_rows(rung_rows())
         self.chart.addAxis(self.time_axis, Qt.AlignmentFlag.AlignBottom)
         self.chart.addAxis(self.rung_axis, Qt.AlignmentFlag.AlignLeft)
         self.steps = _line("rung")
@@ -385,8 +379,21 @@ class RungChart:
         # A ring in the background's colour lifts the marker off the line.
         self.switches.setPen(QPen(colors.background, 1.5))
 
+    def set_rows(self, rows: tuple[str, ...]) -> None:
+        """Label the rung axis with ``rows``, lowest first, under "unloaded" (see :func:`rung_rows`)."""
+        if rows == self.rows:
+            return  # relabelling is the costly part; the rows change only when a new rung shows up
+        self.rows = rows
+        for label in self.rung_axis.categoriesLabels():
+            self.rung_axis.remove(label)
+        self.rung_axis.setStartValue(UNLOADED_ROW - 0.5)
+        self.rung_axis.append("unloaded", UNLOADED_ROW)
+        for index, rung in enumerate(rows):
+            self.rung_axis.append(rung, float(index))
+        self.rung_axis.setRange(UNLOADED_ROW - 0.5, len(rows) - 0.5)  # room for a marker on the top row
+
     def draw(self, steps: list[QPointF], switches: list[QPointF], span_s: float) -> None:
-        """Show the step line and the switch markers (x: seconds before now, y: rung rows)."""
+        """Show the step line and the switch markers (x: seconds before now, y: rows of :attr:`rows`)."""
         if span_s != self._span_s:
             self._span_s = span_s
             set_time_span(self.time_axis, span_s)

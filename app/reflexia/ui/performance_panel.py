@@ -28,6 +28,7 @@ from reflexia.ui.performance_charts import (
     RungChart,
     chart_colors,
     rung_row,
+    rung_rows,
 )
 from reflexia.ui.theme import applied_scheme
 
@@ -266,6 +267,9 @@ class PerformancePanel(QWidget):
             [QPointF(s.time_s - now, s.used_bytes / GB) for s in samples],
             span,
         )
+        # A rung off the ladder (q4_1) in the window gets a row of its own before anything is drawn.
+        rows = rung_rows([*(r for _t, r in self._rungs), *(s.to_rung for s in self._switches)])
+        self.rungs.set_rows(rows)
         steps: list[QPointF] = []
         row: float | None = None
         for time_s, rung in self._rungs:
@@ -274,13 +278,15 @@ class PerformancePanel(QWidget):
                     if not steps:
                         steps.append(QPointF(-span, row))  # the rung the window starts on
                     steps.append(QPointF(time_s - now, row))
-                steps.append(QPointF(time_s - now, rung_row(rung)))
-            row, self._plotted_rung = rung_row(rung), rung
+                steps.append(QPointF(time_s - now, rung_row(rung, rows)))
+            row, self._plotted_rung = rung_row(rung, rows), rung
         if row is not None:
             if not steps:
                 steps.append(QPointF(-span, row))
             steps.append(QPointF(0.0, row))
-        switches = [QPointF(s.time_s - now, rung_row(s.to_rung)) for s in self._switches if s.time_s >= start]
+        switches = [
+            QPointF(s.time_s - now, rung_row(s.to_rung, rows)) for s in self._switches if s.time_s >= start
+        ]
         self.rungs.draw(steps, switches, span)
 
     @Slot()
@@ -314,7 +320,6 @@ class PerformancePanel(QWidget):
 
     @Slot(QPointF, bool)
     def _on_step_hovered(self, point: QPointF, state: bool) -> None:
-        # Off-ladder rungs (q4_1) sit between rows, so the line itself says which rung it is.
         if self._over_switch:
             return  # leaving the line must not hide the marker's tooltip
         if not state or self._now is None:
