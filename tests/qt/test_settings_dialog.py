@@ -231,6 +231,26 @@ def test_restore_defaults_puts_the_page_back_and_ok_saves_it(qtbot: QtBot) -> No
     assert saved["sampling"] == {"temperature": 0.1}
 
 
+def test_restore_defaults_says_it_restores_this_page_and_what_it_changed(qtbot: QtBot) -> None:
+    write_user_config({"sampling": {"temperature": 0.1, "top_k": 7}, "model": {"context_length": 2048}})
+    store = SettingsStore()
+    dialog = SettingsDialog(store)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.restore_button.text() == "Restore this page's defaults"
+    assert "other pages keep theirs" in dialog.restore_button.toolTip()
+    dialog.show_page("Sampling")
+    dialog.restore_button.click()
+    assert dialog.note.isVisible()
+    assert dialog.note.text() == (
+        "Sampling page: Temperature and Top-k back to the shipped defaults; OK or Apply saves them. "
+        "Other pages are unchanged."
+    )
+    assert _spin(dialog, "model.context_length").value() == 2048  # the Model page kept its value
+    dialog.restore_button.click()
+    assert dialog.note.text().startswith("The Sampling page already shows the shipped defaults.")
+
+
 def test_cancel_saves_nothing(qtbot: QtBot, make_dialog: DialogFactory) -> None:
     dialog = make_dialog()
     _type_into(qtbot, _spin(dialog, "model.context_length"), "8192")

@@ -129,7 +129,13 @@ class SettingsDialog(QDialog):
         self.apply_button = self.button_box.button(buttons.Apply)
         self.restore_button = self.button_box.button(buttons.RestoreDefaults)
         self.ok_button.setObjectName("primaryButton")
-        self.restore_button.setToolTip("Put this page's settings back to the shipped defaults")
+        # Per page, and it says so: restoring every page at once would undo settings the user
+        # cannot see. The note after a click names the page and what changed.
+        self.restore_button.setText("Restore this page's defaults")
+        self.restore_button.setToolTip(
+            "Put the settings on this page back to the shipped defaults; the other pages keep theirs. "
+            "Nothing is saved until OK or Apply."
+        )
         self.button_box.accepted.connect(self.accept)
         self.button_box.rejected.connect(self.reject)
         self.apply_button.clicked.connect(self.apply)
@@ -304,12 +310,33 @@ class SettingsDialog(QDialog):
 
     @Slot()
     def restore_page_defaults(self) -> None:
-        """Put the current page's editable fields back to the shipped defaults (saved on OK/Apply)."""
+        """Put the current page's editable fields back to the shipped defaults (saved on OK/Apply).
+
+        The note names the page and the fields that changed, so nobody wonders about the others.
+        """
+        page = PAGES[self.pages.currentIndex()][0]
+        restored: list[str] = []
+        kept: list[str] = []
         for key in self._page_keys[self.pages.currentIndex()]:
             row = self._rows[key]
-            if not row.locked:
-                row.set_value(row.value_in(self._store.defaults))
+            default = row.value_in(self._store.defaults)
+            if row.locked:
+                if row.value_in(self._store.settings) != default:
+                    kept.append(row.title)
+                continue
+            before = row.read()[0]
+            row.set_value(default)
+            if row.read()[0] != before:
+                restored.append(row.title)
         self._validate()
+        if restored:
+            note = f"{page} page: {_join(restored)} back to the shipped defaults; OK or Apply saves them."
+        else:
+            note = f"The {page} page already shows the shipped defaults."
+        if kept:
+            verb = "is" if len(kept) == 1 else "are"
+            note += f" {_join(kept)} {verb} set outside Reflexia and kept."
+        self._set_note(f"{note} Other pages are unchanged.")
 
     # --- reacting -------------------------------------------------------------------------------
 
