@@ -43,6 +43,7 @@ from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
 from reflexia.ui.conversation_actions import ConversationActions
 from reflexia.ui.document_actions import DocumentActions
+from reflexia.ui.help_menu import HelpCommands
 from reflexia.ui.markup import Markup, join_markup, markup, plain_label, set_label_text, shown
 from reflexia.ui.memory_status import MemoryStatus
 from reflexia.ui.menus import build_menus
@@ -147,6 +148,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.performance_dock)
         self.performance_dock.hide()  # opened from View > Performance; it costs nothing while hidden
         self.menu_actions = build_menus(self)
+        self.help = HelpCommands(self, self.menu_actions, self.show_error)
         self.setup_documents(documents, folder_watcher)
 
         self.model_label = plain_label("No model")  # model names come from GGUF metadata

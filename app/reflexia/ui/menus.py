@@ -1,7 +1,8 @@
 """The window's menu bar with the platform's standard shortcuts.
 
 Standard key sequences map to each platform's convention (Cmd on macOS, Ctrl
-elsewhere); Settings gets the Preferences role, so macOS puts it in the app menu.
+elsewhere); Settings and About get their roles, so macOS puts them in the app menu.
+What the Help menu's actions do is in :mod:`reflexia.ui.help_menu`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ class WindowActions:
     show_documents: QAction
     add_documents: QAction
     stop: QAction
+    about: QAction
+    open_data_folder: QAction
+    open_log_folder: QAction
+    report_problem: QAction
 
 
 def _action(
@@ -60,11 +65,18 @@ def build_menus(window: QMainWindow) -> WindowActions:
         show_documents=_action(window, "Documents", "Ctrl+Shift+D"),
         add_documents=_action(window, "Add documents…", "Ctrl+Shift+O"),
         stop=_action(window, "Stop reply", "Esc"),
+        about=_action(window, "About Reflexia", ""),
+        open_data_folder=_action(window, "Open data folder", ""),
+        open_log_folder=_action(window, "Open log folder", ""),
+        report_problem=_action(window, "Report a problem…", ""),
     )
     if actions.settings.shortcut().isEmpty():  # no standard Preferences key on Linux: the common Ctrl+,
         actions.settings.setShortcut(QKeySequence("Ctrl+,"))
     actions.settings.setMenuRole(QAction.MenuRole.PreferencesRole)
     actions.quit.setMenuRole(QAction.MenuRole.QuitRole)
+    actions.about.setMenuRole(QAction.MenuRole.AboutRole)  # macOS moves it to the app menu
+    for action in (actions.open_data_folder, actions.open_log_folder, actions.report_problem):
+        action.setMenuRole(QAction.MenuRole.NoRole)  # "About"/"Preferences" in a title must not move them
     for toggle in (actions.show_sidebar, actions.show_performance, actions.show_documents):
         toggle.setCheckable(True)
     bar: QMenuBar = window.menuBar()
@@ -86,4 +98,11 @@ def build_menus(window: QMainWindow) -> WindowActions:
     view_menu.addAction(actions.show_sidebar)
     view_menu.addAction(actions.show_performance)
     view_menu.addAction(actions.show_documents)
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(actions.report_problem)
+    help_menu.addSeparator()
+    help_menu.addAction(actions.open_data_folder)
+    help_menu.addAction(actions.open_log_folder)
+    help_menu.addSeparator()
+    help_menu.addAction(actions.about)
     return actions
