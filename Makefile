@@ -26,7 +26,7 @@ run: install
 	$(BIN)/reflexia
 
 test: install lint
-	$(TEST_ENV) $(BIN)/python -m pytest -m "not slow" -q
+	$(TEST_ENV) $(BIN)/python -m pytest -q
 
 install: $(STAMP)
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 import shiboken6
-from PySide6.QtCore import QCoreApplication, QObject, QThread, QThreadPool, QTimer, QUrl, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QThread, QThreadPool, QTimer, QUrl, Slot
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from reflexia.app import ReflexiaApp, build_app
@@ -33,6 +34,8 @@ def no_leaked_qt_threads() -> Iterator[None]:
     Python object wraps (one created and kept by C++ only) is invisible here.
     """
     before = {id(t) for t in _running_qthreads()}
+    timers_before = {id(t) for t in _repeating_timers()}
+    windows_before = {id(w) for w in _shown_windows()}
     yield
     pool = QThreadPool.globalInstance()
     deadline = time.monotonic() + 3.0
@@ -49,6 +52,32 @@ def no_leaked_qt_threads() -> Iterator[None]:
     if leaked:
         names = [t.objectName() or f"unnamed {type(t).__name__}" for t in leaked]
         pytest.fail(f"test left QThreads running: {names}", pytrace=False)
+    # What qtbot closed is deleted once its deferred deletions run; what is left was left by the test.
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    windows = [w for w in _shown_windows() if id(w) not in windows_before]
+    if windows:
+        names = [w.objectName() or type(w).__name__ for w in windows]
+        pytest.fail(f"test left top-level windows open: {names}", pytrace=False)
+    timers = [t for t in _repeating_timers() if id(t) not in timers_before]
+    if timers:
+        owners = [f"{type(t.parent()).__name__}: {t.interval()} ms" for t in timers]
+        pytest.fail(f"test left repeating QTimers running: {owners}", pytrace=False)
+
+
+def _repeating_timers() -> list[QTimer]:
+    """Active timers that fire again and again (a single shot ends by itself)."""
+    return [
+        o
+        for o in gc.get_objects()
+        if issubclass(type(o), QTimer) and shiboken6.isValid(o) and o.isActive() and not o.isSingleShot()
+    ]
+
+
+def _shown_windows() -> list[QWidget]:
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return []
+    return [w for w in app.topLevelWidgets() if w.isVisible() and w.windowType() != Qt.WindowType.ToolTip]
 
 
 def _running_qthreads() -> list[QThread]:
@@ -95,6 +124,7 @@ def make_app(qtbot: QtBot, model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
     yield factory
     for app in built:
+        app.quick_prompt.hide()  # as quitting hides it (DesktopAgent.quit)
         app.shutdown()
 
 
