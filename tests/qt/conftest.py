@@ -177,7 +177,26 @@ class Heartbeat:
 
 
 # A child process that holds memory until killed: how tests raise memory pressure for real.
-EAT = "import sys; block = b'\\x01' * int(sys.argv[1]); print('ready', flush=True); sys.stdin.read()"
+# Holds the machine's used memory at a target share, whatever else runs: other programs (and the
+# test process itself) take and give back memory while a test waits, and a fixed allocation sized
+# from one moment's reading left pressure below "high" when they gave some back (the governor
+# tests then timed out in the suite and passed alone).
+EAT = """
+import sys, time, psutil
+target, ceiling = float(sys.argv[1]), float(sys.argv[2])
+chunks, ready = [], False
+while True:
+    used = psutil.virtual_memory().percent
+    if used < target - 0.5 and used < ceiling:
+        chunks.append(bytearray(b"\\x01") * (64 << 20))
+        continue
+    if used > target + 2 and chunks:
+        chunks.pop()
+    if not ready and (used >= target - 0.5 or used >= ceiling):
+        ready = True
+        print("ready", flush=True)
+    time.sleep(0.1)
+"""
 
 
 @pytest.fixture
@@ -200,16 +219,18 @@ def pressure_settings() -> dict[str, object]:
 
 @pytest.fixture
 def memory_eater(pressure_settings: dict[str, object]) -> Iterator[object]:
-    """Start() allocates enough to push used memory 4 points past the high threshold."""
+    """Start() holds used memory 4 points past the high threshold until the test ends."""
     children: list[subprocess.Popen[str]] = []
 
     def start() -> None:
-        memory = psutil.virtual_memory()
         high = pressure_settings["memory"]["high_pressure_percent"]  # type: ignore[index]
-        target_used = memory.total * (high + 4) / 100
-        size = int(target_used - (memory.total - memory.available))
+        critical = pressure_settings["memory"]["critical_pressure_percent"]  # type: ignore[index]
+        target, ceiling = high + 4, min(critical - 2, 92)
         child = subprocess.Popen(
-            [sys.executable, "-c", EAT, str(size)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", EAT, str(target), str(ceiling)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         children.append(child)
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
