@@ -205,3 +205,37 @@ def test_a_message_the_app_never_answered_comes_back_to_the_input_box(qtbot: QtB
         "Earlier question",
         "Earlier answer",
     ]
+
+
+def _search(qtbot: QtBot, app: ReflexiaApp, query: str) -> list[str]:
+    """Type ``query`` into the sidebar's search box; the rows' labels once the hits are shown."""
+    sidebar = app.window.sidebar
+    sidebar.search_box.setText(query)
+    qtbot.waitUntil(lambda: not sidebar._search_timer.isActive(), timeout=5_000)
+    return [sidebar.list.itemWidget(sidebar.list.item(i)).text() for i in range(sidebar.list.count())]
+
+
+def test_search_lists_each_conversation_once_with_its_snippet_free_of_markdown(
+    qtbot: QtBot, make_app
+) -> None:
+    app = make_app()
+    assert app.history is not None
+    store = app.history.store
+    talky = store.create_conversation(title="Lighthouse notes")
+    store.add_message(talky, "user", "What is a **Fresnel** lens?")
+    store.add_message(
+        talky, "assistant", "## The Fresnel lens\n\nA `Fresnel` lens is *thin*: see [Fresnel](https://x.org)."
+    )
+    store.add_message(talky, "user", "- Fresnel again\n- and again")
+    quiet = store.create_conversation(title="Optics")
+    store.add_message(quiet, "user", "> Fresnel equations, please")
+
+    rows = _search(qtbot, app, "fresnel")
+
+    assert len(rows) == 2, rows  # one row per conversation, not one per matching message
+    assert "Lighthouse notes" in rows[0] or "Lighthouse notes" in rows[1]
+    for row in rows:
+        snippet = row.split("<br>", 1)[1]
+        assert "<b>Fresnel</b>" in snippet, row  # the match stays highlighted
+        for markdown in ("**", "##", "`", "](", "&gt; ", "- Fresnel", "*thin*"):
+            assert markdown not in snippet, (markdown, row)

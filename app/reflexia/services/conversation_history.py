@@ -55,8 +55,8 @@ class ConversationHistory(QObject):
         return self.store.list_conversations()
 
     def search(self, query: str) -> list[SearchHit]:
-        """Messages and titles matching ``query`` (full-text), best first."""
-        return self.store.search(query, mark=("\x02", "\x03"))
+        """Conversations matching ``query`` (full-text), each by its best hit, best first."""
+        return self.store.search(query, mark=("\x02", "\x03"), per_conversation=True)
 
     def open(self, conversation_id: str) -> tuple[StoredConversation, str]:
         """Load a stored conversation and continue it in the chat session.

@@ -424,7 +424,14 @@ class HistoryStore:
 
     # --- search and export -----------------------------------------------------------------------
 
-    def search(self, query: str, limit: int = 50, *, mark: tuple[str, str] = DEFAULT_MARK) -> list[SearchHit]:
+    def search(
+        self,
+        query: str,
+        limit: int = 50,
+        *,
+        mark: tuple[str, str] = DEFAULT_MARK,
+        per_conversation: bool = False,
+    ) -> list[SearchHit]:
         """Messages and titles containing all the user's words, best match first.
 
         Words match as prefixes, ignoring case and accents; query syntax is never
@@ -435,9 +442,10 @@ class HistoryStore:
             query: What the user typed.
             limit: The most hits to return.
             mark: Put before and after each matching word in :attr:`SearchHit.snippet`.
+            per_conversation: Only each conversation's best hit (the sidebar lists conversations).
         """
         with self._reading() as db:
-            return find_hits(db, query, limit, mark)
+            return find_hits(db, query, limit, mark, per_conversation=per_conversation)
 
     def export_markdown(self, conversation_id: str) -> str:
         """The conversation as a Markdown document: title, then each message under who said it."""
