@@ -24,8 +24,7 @@ from reflexia.core.engine.llama_cpp.options import LlamaOptions
 from reflexia.core.engine.llama_cpp.version import build_problem, version_problem
 from reflexia.core.engine.ollama.backend import OllamaBackend
 from reflexia.core.engine.values import ModelRef, SamplingParams
-from reflexia.core.errors import HistoryStoreError
-from reflexia.core.history.store import HistoryStore, default_history_path
+from reflexia.core.history.store import default_history_path
 from reflexia.core.roles.library import RoleLibrary
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.conversation_history import ConversationHistory
@@ -70,7 +69,7 @@ class ReflexiaApp:
     quantization: QuantizationService
     inference: InferenceService
     chat: ChatSession
-    history: ConversationHistory | None
+    history: ConversationHistory
     roles: RoleService
     demo_model: DemoModelMaker
     last_model: LastModel
@@ -108,8 +107,7 @@ class ReflexiaApp:
         self.documents.shutdown()
         self.quantization.shutdown()
         self.inference.shutdown()
-        if self.history is not None:
-            self.history.store.close()
+        self.history.shutdown()
 
 
 def _resolve_default_model(settings: Settings) -> Path | None:
@@ -165,12 +163,8 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     )
     store.changed.connect(effects.apply)
     store.changed.connect(folder_watcher.apply_settings)
-    history: ConversationHistory | None = None
-    history_problem = ""
-    try:
-        history = ConversationHistory(HistoryStore(default_history_path()), chat, inference)
-    except HistoryStoreError as error:  # the app runs without history; the file is left as it is
-        history_problem = f"Conversations are not being saved: {error}"
+    # Opened (and migrated) on its own thread; if it cannot be, the app runs without history and says why.
+    history = ConversationHistory(default_history_path(), chat, inference)
     holder: dict[str, ReflexiaApp] = {}
     window = MainWindow(
         inference,
@@ -181,7 +175,6 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         demo_model=demo_model,
         roles=roles,
         history=history,
-        history_problem=history_problem,
         settings_store=store,
         load_model=lambda path, context, gpu_layers: holder["app"].load_model(path, context, gpu_layers),
         window_state=QSettings(str(state_file), QSettings.Format.IniFormat),
@@ -218,8 +211,6 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     problems = list(loaded.problems)
     if roles.library.problem is not None:
         problems.append(roles.library.problem)
-    if history_problem:
-        problems.append(history_problem)
     for engine_problem in (version_problem(), build_problem()):
         if engine_problem is not None:
             log.warning("%s", engine_problem)

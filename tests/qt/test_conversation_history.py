@@ -8,6 +8,7 @@ from pytestqt.qtbot import QtBot
 
 from reflexia.app import ReflexiaApp, build_app
 from reflexia.core.config.settings import load_settings
+from reflexia.services.conversation_list import DETAIL_ROLE, TITLE_ROLE
 
 SHORT = {"sampling": {"max_tokens": 12, "temperature": 0}}
 
@@ -24,8 +25,10 @@ def _ask(qtbot: QtBot, app: ReflexiaApp, text: str) -> object:
 
 
 def _titles(app: ReflexiaApp) -> list[str]:
-    items = [app.window.sidebar.list.item(i) for i in range(app.window.sidebar.list.count())]
-    return [str(item.data(0x0100 + 1)) for item in items]
+    """The titles the sidebar lists, once the history thread has done what it was asked."""
+    app.history.settle()
+    model = app.window.sidebar.model
+    return [str(model.index(row, 0).data(TITLE_ROLE)) for row in range(model.rowCount())]
 
 
 def test_the_users_message_is_stored_before_the_reply_and_the_reply_when_it_ends(
@@ -60,7 +63,8 @@ def test_a_conversation_is_resumed_from_the_sidebar_with_the_models_memory_of_it
     first_reply = app.window.chat_view.bubbles[-1].text
     app.window.new_chat()
     _ask(qtbot, app, "Something else entirely")
-    app.window.sidebar.open_requested.emit(earlier)
+    with qtbot.waitSignal(app.history.loaded, timeout=5_000):  # read on the history thread
+        app.window.sidebar.open_requested.emit(earlier)
     assert [b.text for b in app.window.chat_view.bubbles] == ["First question about rivers", first_reply]
     assert app.chat.conversation_id == earlier
     resumed = _ask(qtbot, app, "And lakes?")
@@ -80,7 +84,8 @@ def test_the_app_opened_again_lists_and_reopens_yesterdays_conversation(
     qtbot.addWidget(again.window)
     try:
         assert _titles(again) == ["Remember the harbour"]
-        again.window.open_conversation(conversation_id)
+        with qtbot.waitSignal(again.history.loaded, timeout=5_000):
+            again.window.open_conversation(conversation_id)
         assert again.window.chat_view.bubbles[0].text == "Remember the harbour"
         assert "tokens" in again.window.chat_view.bubbles[1].footer.text()
     finally:
@@ -145,8 +150,9 @@ def test_an_unreadable_history_is_reported_and_left_alone(qtbot: QtBot, make_app
     path.write_bytes(b"not a database at all" * 100)
     before = path.read_bytes()
     app = make_app()
-    assert app.history is None
-    assert "Conversations are not being saved" in app.window.banner.label.text()
+    banner = app.window.banner
+    qtbot.waitUntil(lambda: "Conversations are not being saved" in banner.label.text(), timeout=5_000)
+    assert not app.history.available
     assert str(path) in app.window.banner.label.text()
     assert path.read_bytes() == before
 
@@ -196,7 +202,8 @@ def test_a_message_the_app_never_answered_comes_back_to_the_input_box(qtbot: QtB
     store.add_message(conversation_id, "user", "Asked just before the crash")
     store.add_message(conversation_id, "assistant", "", status="pending")  # kill -9 during the reply
 
-    app.window.open_conversation(conversation_id)
+    with qtbot.waitSignal(app.history.loaded, timeout=5_000):
+        app.window.open_conversation(conversation_id)
 
     assert app.window.composer.input.toPlainText() == "Asked just before the crash"
     assert [b.text for b in app.window.chat_view.bubbles] == ["Earlier question", "Earlier answer"]
@@ -208,11 +215,13 @@ def test_a_message_the_app_never_answered_comes_back_to_the_input_box(qtbot: QtB
 
 
 def _search(qtbot: QtBot, app: ReflexiaApp, query: str) -> list[str]:
-    """Type ``query`` into the sidebar's search box; the rows' labels once the hits are shown."""
+    """Type ``query`` into the sidebar's search box; each row's title and detail once the hits are shown."""
     sidebar = app.window.sidebar
-    sidebar.search_box.setText(query)
-    qtbot.waitUntil(lambda: not sidebar._search_timer.isActive(), timeout=5_000)
-    return [sidebar.list.itemWidget(sidebar.list.item(i)).text() for i in range(sidebar.list.count())]
+    with qtbot.waitSignal(app.history.searched, timeout=5_000):
+        sidebar.search_box.setText(query)
+    model = sidebar.model
+    rows = [model.index(row, 0) for row in range(model.rowCount())]
+    return [f"{index.data(TITLE_ROLE)}\n{index.data(DETAIL_ROLE)}" for index in rows]
 
 
 def test_search_lists_each_conversation_once_with_its_snippet_free_of_markdown(
@@ -235,7 +244,7 @@ def test_search_lists_each_conversation_once_with_its_snippet_free_of_markdown(
     assert len(rows) == 2, rows  # one row per conversation, not one per matching message
     assert "Lighthouse notes" in rows[0] or "Lighthouse notes" in rows[1]
     for row in rows:
-        snippet = row.split("<br>", 1)[1]
-        assert "<b>Fresnel</b>" in snippet, row  # the match stays highlighted
-        for markdown in ("**", "##", "`", "](", "&gt; ", "- Fresnel", "*thin*"):
+        snippet = row.split("\n", 1)[1]
+        assert "\x02Fresnel\x03" in snippet, row  # the match stays marked, to be shown bold
+        for markdown in ("**", "##", "`", "](", "> ", "- Fresnel", "*thin*"):
             assert markdown not in snippet, (markdown, row)

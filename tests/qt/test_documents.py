@@ -102,7 +102,7 @@ def test_dropped_documents_ground_the_answer_and_the_file_is_cited(
     conversation_id = app.chat.conversation_id
     stored = app.history.store.get_conversation(conversation_id).messages[-1]
     assert stored.sources is not None and Path(str(stored.sources[0]["source"])) == docs / FACT_FILE
-    assert f"{docs / FACT_FILE}" in app.history.export(conversation_id, "md")
+    assert f"{docs / FACT_FILE}" in app.history.store.export_markdown(conversation_id)
 
     window.new_chat()
     window.open_conversation(conversation_id)  # the sources come back with the conversation

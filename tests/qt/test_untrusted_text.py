@@ -11,12 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QRect, Qt
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QLabel
+from PySide6.QtCore import QEvent, QRect, Qt
+from PySide6.QtGui import QDesktopServices, QHelpEvent
+from PySide6.QtWidgets import QLabel, QStyleOptionViewItem, QToolTip
 from pytestqt.qtbot import QtBot
 
 from reflexia.core.models.model_factory import make_model
+from reflexia.services.conversation_list import TITLE_ROLE
 from reflexia.ui.markup import LONGEST_VALUE, markup, shown
 from reflexia.ui.message_bubble import MessageBubble
 from reflexia.ui.sources_view import SourcesView
@@ -140,16 +141,23 @@ def test_the_quick_prompt_shows_the_question_as_written(qtbot: QtBot, make_app, 
 def test_the_sidebar_shows_titles_as_text(qtbot: QtBot, make_app) -> None:
     app = make_app()
     history = app.history
-    assert history is not None
     for text in NAMES[:4]:
         conversation = history.store.create_conversation(title=text)
         history.store.add_message(conversation, "user", f"about {text}")
     sidebar = app.window.sidebar
     sidebar.refresh()
-    shown_labels = [sidebar.list.itemWidget(sidebar.list.item(i)).text() for i in range(sidebar.list.count())]
-    for text in NAMES[:4]:
-        assert any(looks_escaped(label, text) and "&lt;" in label for label in shown_labels if "&" in label)
-    sidebar.search_box.setText("about")
-    sidebar.refresh()
-    hits = [sidebar.list.itemWidget(sidebar.list.item(i)).text() for i in range(sidebar.list.count())]
-    assert hits and all("<img" not in hit for hit in hits)
+    history.settle()
+    # The delegate paints the rows as text: no label, no rich text in the list.
+    assert sidebar.list.findChildren(QLabel) == []
+    model = sidebar.model
+    titles = [model.index(row, 0).data(TITLE_ROLE) for row in range(model.rowCount())]
+    assert sorted(titles) == sorted(NAMES[:4])
+    sidebar.list.grab()  # every row painted
+    where = sidebar.list.visualRect(model.index(0, 0)).center()
+    tip = QHelpEvent(QEvent.Type.ToolTip, where, sidebar.list.viewport().mapToGlobal(where))
+    sidebar.list.itemDelegate().helpEvent(tip, sidebar.list, QStyleOptionViewItem(), model.index(0, 0))
+    assert looks_escaped(QToolTip.text(), titles[0]) and "&lt;" in QToolTip.text()
+    with qtbot.waitSignal(history.searched, timeout=5_000):
+        sidebar.search_box.setText("about")
+    hits = [sidebar.model.index(row, 0).data(TITLE_ROLE) for row in range(sidebar.model.rowCount())]
+    assert sorted(hits) == sorted(NAMES[:4])

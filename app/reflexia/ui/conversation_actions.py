@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QDockWidget, QFileDialog
 
-from reflexia.core.errors import ReflexiaError
 from reflexia.core.history.records import StoredConversation, StoredMessage
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.conversation_history import ConversationHistory
@@ -39,7 +38,7 @@ class ConversationActions(_Window):
     """
 
     _chat: ChatSession
-    _history: ConversationHistory | None
+    _history: ConversationHistory
     chat_view: ChatView
     composer: Composer
     banner: Banner
@@ -52,17 +51,19 @@ class ConversationActions(_Window):
             """Show an error in the banner (the window's)."""
 
     def open_conversation(self, conversation_id: str) -> None:
-        """Continue a stored conversation: its messages, and the model's memory of it."""
-        if self._history is None or self._chat.is_replying:
+        """Continue a stored conversation: its messages, and the model's memory of it.
+
+        The history thread reads it; :meth:`_on_conversation_loaded` shows it.
+        """
+        if not self._history.available or self._chat.is_replying:
             self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
             return
-        try:
-            stored, unanswered = self._history.open(conversation_id)
-        except ReflexiaError as error:
-            self.show_error(str(error))
-            return
+        self._history.open(conversation_id)
+
+    @Slot(object, str)
+    def _on_conversation_loaded(self, stored: StoredConversation, unanswered: str) -> None:
         self._show_stored(stored)
-        self.sidebar.select(conversation_id)
+        self.sidebar.select(stored.id)
         if unanswered:
             self.composer.give_back(unanswered)
             self.statusBar().showMessage(
@@ -91,12 +92,10 @@ class ConversationActions(_Window):
         if self._chat.is_replying:
             self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
             return
-        if self._history is not None:
-            self._history.adopt(session)
-            self.open_conversation(session.conversation_id)
-        else:  # no history: the window takes the turns as they are
-            self._chat.resume(session.conversation_id, list(session.conversation.turns))
-            self.chat_view.load_messages([(t.role, t.content, "") for t in session.conversation.turns])
+        if self._history.available:
+            self._history.adopt(session)  # stored on the history thread, in the order asked
+        self._chat.resume(session.conversation_id, list(session.conversation.turns))
+        self.chat_view.load_messages([(t.role, t.content, "") for t in session.conversation.turns])
         session.new_chat()  # the next quick question starts afresh; this one lives here now
         self.bring_to_front()
 
@@ -112,17 +111,15 @@ class ConversationActions(_Window):
 
     def export_conversation(self, conversation_id: str, form: str) -> None:
         """Save a conversation as Markdown or JSON where the user chooses."""
-        if self._history is None:
+        if not self._history.available:
             return
         suffix = {"md": "Markdown (*.md)", "json": "JSON (*.json)"}[form]
         path, _ = QFileDialog.getSaveFileName(self, "Export conversation", f"conversation.{form}", suffix)
-        if not path:
-            return
-        try:
-            Path(path).write_text(self._history.export(conversation_id, form), encoding="utf-8")
-        except (OSError, ReflexiaError) as error:
-            self.show_error(markup("<b>Could not export.</b> {}", error))
-            return
+        if path:  # written on the history thread: a failure reaches the banner through history.failed
+            self._history.export(conversation_id, form, Path(path))
+
+    @Slot(str)
+    def _on_exported(self, path: str) -> None:
         self.statusBar().showMessage(f"Exported to {path}", 5000)
 
     def _on_export_current(self) -> None:
@@ -136,7 +133,6 @@ class ConversationActions(_Window):
         if not self._chat.conversation.turns:  # it was the open one: the history started a new chat
             self.chat_view.clear()
         history = self._history
-        assert history is not None
         self.banner.show_message(
             markup("Deleted <b>{}</b>.", title),
             "info",
@@ -149,8 +145,7 @@ class ConversationActions(_Window):
             return
         if not self._chat.can_regenerate():  # no model: the exchange stays, and the status bar says why
             return
-        if self._history is not None:
-            self._history.take_back_user_message()
+        self._history.take_back_user_message()
         self.chat_view.remove_from_user_message(0)
         if not self._chat.regenerate():
             self.statusBar().showMessage("Nothing to regenerate", 3000)
@@ -169,8 +164,7 @@ class ConversationActions(_Window):
         if self._chat.is_replying:
             self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
             return
-        if self._history is not None:
-            self._history.take_back_user_message(later)
+        self._history.take_back_user_message(later)
         text = self._chat.take_back_user_message(later)
         if not text:
             return

@@ -72,8 +72,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         quantization: QuantizationService,
         demo_model: DemoModelMaker,
         roles: RoleService,
-        history: ConversationHistory | None,
-        history_problem: str = "",
+        history: ConversationHistory,
         settings_store: SettingsStore,
         load_model: Callable[[Path, int | None, int | None], None],
         window_state: QSettings,
@@ -130,7 +129,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         column.addWidget(self.composer)
         self.setCentralWidget(central)
 
-        self.sidebar = ConversationSidebar(history, history_problem)
+        self.sidebar = ConversationSidebar(history)
         # A Python subclass of QWidget paints its style sheet background (#sidebar) only when asked to.
         self.sidebar.setAttribute(Qt.WidgetAttribute.WA_StyledBackground, True)
         self.sidebar_dock = QDockWidget("Conversations", self)
@@ -215,8 +214,10 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self.sidebar.open_requested.connect(self.open_conversation)
         self.sidebar.export_requested.connect(self.export_conversation)
         self.sidebar.deleted.connect(self._on_conversation_deleted)
-        if self._history is not None:
-            self._history.failed.connect(self.show_error)
+        self._history.failed.connect(self.show_error)
+        self._history.unavailable.connect(self.show_error)
+        self._history.loaded.connect(self._on_conversation_loaded)
+        self._history.exported.connect(self._on_exported)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self._chat.stop)
         inference = self._inference

@@ -196,15 +196,25 @@ class HistoryStore:
 
     def list_conversations(self, limit: int | None = None) -> list[ConversationSummary]:
         """Conversations not deleted, the most recently updated first."""
+        return self._summaries("", (-1 if limit is None else max(limit, 0),))
+
+    def conversation_summary(self, conversation_id: str) -> ConversationSummary:
+        """One conversation's line of the list (after a change to it: the list changes in place)."""
+        summaries = self._summaries("AND c.id = ?", (conversation_id, 1))
+        if not summaries:
+            raise HistoryStoreError(f"no conversation {conversation_id}")
+        return summaries[0]
+
+    def _summaries(self, where: str, params: tuple[object, ...]) -> list[ConversationSummary]:
         with self._reading() as db:
             rows = db.execute(
-                """
+                f"""
                 SELECT c.id, c.title, c.created_at, c.updated_at, c.expert_role,
                        (SELECT COUNT(*) FROM messages AS m WHERE m.conversation_id = c.id) AS message_count
-                FROM conversations AS c WHERE c.deleted_at IS NULL
+                FROM conversations AS c WHERE c.deleted_at IS NULL {where}
                 ORDER BY c.updated_at DESC, c.seq DESC LIMIT ?
                 """,
-                (-1 if limit is None else max(limit, 0),),
+                params,
             ).fetchall()
         return [
             ConversationSummary(
