@@ -248,3 +248,36 @@ def test_search_lists_each_conversation_once_with_its_snippet_free_of_markdown(
         assert "\x02Fresnel\x03" in snippet, row  # the match stays marked, to be shown bold
         for markdown in ("**", "##", "`", "](", "> ", "- Fresnel", "*thin*"):
             assert markdown not in snippet, (markdown, row)
+
+
+def test_an_edit_of_an_earlier_message_can_be_undone_from_the_banner(
+    qtbot: QtBot, make_app, tiny_model: Path
+) -> None:
+    app = make_app(SHORT)
+    _load(qtbot, app, tiny_model)
+    for text in ("First", "Second", "Third"):
+        _ask(qtbot, app, text)
+    shown = [b.text for b in app.window.chat_view.bubbles]
+    turns = list(app.chat.conversation.turns)
+    stored = [
+        (m.role, m.content, m.status)
+        for m in app.history.store.get_conversation(app.chat.conversation_id).messages
+    ]
+
+    app.window.chat_view.bubbles[2].edit_button.click()  # Edit on "Second": "Third" and the replies go
+    assert app.window.composer.input.toPlainText() == "Second"
+    assert [b.text for b in app.window.chat_view.bubbles] == shown[:2]
+    banner = app.window.banner
+    assert banner.isVisible() and banner.action_button.text() == "Undo"
+
+    with qtbot.waitSignal(app.history.restored, timeout=5_000):
+        banner.action_button.click()
+    qtbot.waitUntil(lambda: [b.text for b in app.window.chat_view.bubbles] == shown, timeout=5_000)
+    assert app.chat.conversation.turns == turns
+    assert app.window.composer.input.toPlainText() == ""
+    restored = app.history.store.get_conversation(app.chat.conversation_id).messages
+    assert [(m.role, m.content, m.status) for m in restored] == stored
+    _ask(qtbot, app, "Fourth")  # the conversation goes on from where it was
+    assert [m.content for m in app.history.store.get_conversation(app.chat.conversation_id).messages][:6] == [
+        s[1] for s in stored
+    ]

@@ -6,12 +6,14 @@ widgets and services, declared below so that type checks see them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QDockWidget, QFileDialog
 
+from reflexia.core.engine.conversation import ChatMessage
 from reflexia.core.history.records import StoredConversation, StoredMessage
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.conversation_history import ConversationHistory
@@ -156,7 +158,9 @@ class ConversationActions(_Window):
 
     @Slot(int)
     def edit_message(self, later: int) -> None:
-        """Put one of the user's messages back in the input box; the turns after it are dropped.
+        """Put one of the user's messages back in the input box; the turns after it are set aside.
+
+        The banner offers Undo, which puts them back (window, chat session and history).
 
         Args:
             later: how many of the user's messages come after it (0: the last one).
@@ -164,12 +168,53 @@ class ConversationActions(_Window):
         if self._chat.is_replying:
             self.statusBar().showMessage("Wait for the reply to finish (or stop it) first", 4000)
             return
-        self._history.take_back_user_message(later)
+        before = list(self._chat.conversation.turns)
         text = self._chat.take_back_user_message(later)
         if not text:
             return
+        self._history.take_back_user_message(later)
         self.chat_view.remove_from_user_message(later)
         self.composer.give_back(text)
+        kept = list(self._chat.conversation.turns)
+        edit = _Edit(self._chat.conversation_id, text, tuple(kept), tuple(before[len(kept) :]))
+        self.banner.show_message(
+            markup("Editing your message: {} turns after it were set aside.", len(edit.dropped)),
+            "info",
+            ("Undo", lambda: self.undo_edit(edit)),
+        )
+
+    def undo_edit(self, edit: _Edit) -> None:
+        """Put back the turns an edit set aside, if the conversation has not gone on since."""
+        chat = self._chat
+        if (
+            chat.is_replying
+            or chat.conversation_id != edit.conversation_id
+            or chat.conversation.turns != list(edit.kept)
+        ):
+            self.statusBar().showMessage("Too late to undo the edit: the conversation went on", 5000)
+            return
+        chat.resume(edit.conversation_id, [*edit.kept, *edit.dropped])
+        if self.composer.input.toPlainText() == edit.text:
+            self.composer.input.clear()
+        if self._history.available:  # shown once stored again, with each reply's figures
+            self._history.undo_take_back(edit.conversation_id)
+        else:
+            self.chat_view.load_messages([(t.role, t.content, "") for t in chat.conversation.turns])
+
+    @Slot(object)
+    def _on_turns_restored(self, stored: StoredConversation) -> None:
+        if stored.id == self._chat.conversation_id:
+            self._show_stored(stored)
+
+
+@dataclass(frozen=True)
+class _Edit:
+    """What an edit set aside, to put back on Undo."""
+
+    conversation_id: str
+    text: str
+    kept: tuple[ChatMessage, ...]
+    dropped: tuple[ChatMessage, ...]
 
 
 def _stored_footer(message: StoredMessage) -> str:

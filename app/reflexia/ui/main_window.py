@@ -217,6 +217,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self._history.failed.connect(self.show_error)
         self._history.unavailable.connect(self.show_error)
         self._history.loaded.connect(self._on_conversation_loaded)
+        self._history.restored.connect(self._on_turns_restored)
         self._history.exported.connect(self._on_exported)
         self.composer.send_requested.connect(self.send)
         self.composer.stop_requested.connect(self._chat.stop)
