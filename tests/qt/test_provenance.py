@@ -55,7 +55,8 @@ def test_new_chat_during_a_reply_keeps_the_partial_reply_with_its_conversation(
     assert reply.content and reply.rung == "q4_k_m"
     assert app.window.chat_view.bubbles == []  # nothing of it landed in the new chat
     # Opening the old chat later shows both; the message is not taken back as "never answered".
-    app.window.open_conversation(old)
+    with qtbot.waitSignal(history.loaded, timeout=HANG_MS):  # read on the history's thread
+        app.window.open_conversation(old)
     assert [b.role for b in app.window.chat_view.bubbles] == ["user", "assistant"]
     assert app.window.composer.input.toPlainText() == ""
 
