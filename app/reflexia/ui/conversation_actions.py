@@ -20,6 +20,7 @@ from reflexia.services.conversation_history import ConversationHistory
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
+from reflexia.ui.context_meter import ContextMeter
 from reflexia.ui.macos import set_dock_icon_visible
 from reflexia.ui.markup import Markup, markup
 from reflexia.ui.sidebar import ConversationSidebar
@@ -42,6 +43,7 @@ class ConversationActions(_Window):
     _chat: ChatSession
     _history: ConversationHistory
     chat_view: ChatView
+    context_meter: ContextMeter
     composer: Composer
     banner: Banner
     sidebar: ConversationSidebar
@@ -75,6 +77,7 @@ class ConversationActions(_Window):
 
     def _show_stored(self, stored: StoredConversation) -> None:
         self.chat_view.clear()
+        self.context_meter.clear()  # known again after the next reply
         shown = [m for m in stored.messages if m.role in ("user", "assistant") and m.content]
         # Hundreds of messages open without a stall: the newest at once, older ones in slices.
         self.chat_view.load_messages(

@@ -41,12 +41,14 @@ from reflexia.services.watched_folders import FolderWatcher
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
+from reflexia.ui.context_meter import ContextMeter
 from reflexia.ui.conversation_actions import ConversationActions
 from reflexia.ui.document_actions import DocumentActions
 from reflexia.ui.help_menu import HelpCommands
 from reflexia.ui.markup import Markup, join_markup, markup, plain_label, set_label_text, shown
 from reflexia.ui.memory_status import MemoryStatus
 from reflexia.ui.menus import build_menus
+from reflexia.ui.model_details import ModelDetailsDialog
 from reflexia.ui.model_picker import ModelPicker
 from reflexia.ui.performance_panel import PerformancePanel
 from reflexia.ui.role_dialog import RoleDialog
@@ -162,6 +164,8 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self.memory_status = MemoryStatus(governor)
         status = self.statusBar()
         status.addPermanentWidget(self.busy)
+        self.context_meter = ContextMeter()
+        status.addPermanentWidget(self.context_meter)
         status.addPermanentWidget(self.memory_status)
         for label in (self.model_label, self.quant_label, self.speed_label):
             label.setObjectName("statusField")
@@ -205,6 +209,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         actions.regenerate.triggered.connect(self.regenerate)
         actions.edit_last.triggered.connect(self.edit_last_message)
         actions.export_conversation.triggered.connect(self._on_export_current)
+        actions.model_details.triggered.connect(self.show_model_details)
         actions.show_sidebar.setChecked(True)
         actions.show_sidebar.toggled.connect(self.sidebar_dock.setVisible)
         self.sidebar_dock.visibilityChanged.connect(actions.show_sidebar.setChecked)
@@ -319,11 +324,27 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         """Start an empty conversation (a reply still running is stopped and left behind)."""
         self._chat.new_chat()
         self.chat_view.clear()
+        self.context_meter.clear()
         self.composer.set_replying(False)
 
     def open_settings(self) -> SettingsDialog:
         """Open the settings dialog (Cmd/Ctrl+,)."""
         dialog = SettingsDialog(self._settings_store, self, self._setting_statuses)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_model_details(self) -> ModelDetailsDialog | None:
+        """Show the loaded model's details (from the header the library read; nothing is opened)."""
+        model = self._inference.model
+        if model is None:
+            self.statusBar().showMessage("No model is loaded: pick one in the model menu first", 4000)
+            return None
+        snapshot = self._library.snapshot
+        path = model.path
+        family = snapshot.catalog.find(path) if snapshot is not None and path is not None else None
+        entry = next((f for f in family.files if f.path == model.path), None) if family is not None else None
+        dialog = ModelDetailsDialog(model, entry.info if entry is not None else None, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
@@ -491,6 +512,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
                 f"{made_by.context_length}-token context"
             )
         self.chat_view.end_reply(result.text, footer)
+        self.context_meter.show_reply(result)
         self.show_reply_sources(result)
         self.composer.set_replying(False)
         self.speed_label.setText(f"{stats.tokens_per_s:.1f} tok/s")

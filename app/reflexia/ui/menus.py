@@ -36,6 +36,7 @@ class WindowActions:
     open_data_folder: QAction
     open_log_folder: QAction
     report_problem: QAction
+    model_details: QAction
 
 
 def _action(
@@ -69,6 +70,7 @@ def build_menus(window: QMainWindow) -> WindowActions:
         open_data_folder=_action(window, "Open data folder", ""),
         open_log_folder=_action(window, "Open log folder", ""),
         report_problem=_action(window, "Report a problem…", ""),
+        model_details=_action(window, "Model details…", "Ctrl+I"),
     )
     if actions.settings.shortcut().isEmpty():  # no standard Preferences key on Linux: the common Ctrl+,
         actions.settings.setShortcut(QKeySequence("Ctrl+,"))
@@ -98,6 +100,8 @@ def build_menus(window: QMainWindow) -> WindowActions:
     view_menu.addAction(actions.show_sidebar)
     view_menu.addAction(actions.show_performance)
     view_menu.addAction(actions.show_documents)
+    view_menu.addSeparator()
+    view_menu.addAction(actions.model_details)
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(actions.report_problem)
     help_menu.addSeparator()
