@@ -161,3 +161,23 @@ def test_the_sidebar_shows_titles_as_text(qtbot: QtBot, make_app) -> None:
         sidebar.search_box.setText("about")
     hits = [sidebar.model.index(row, 0).data(TITLE_ROLE) for row in range(sidebar.model.rowCount())]
     assert sorted(hits) == sorted(NAMES[:4])
+
+
+def test_the_documents_panel_names_failed_files_as_text(qtbot: QtBot, make_app, tmp_path: Path) -> None:
+    app = make_app({"paths": {"vector_db_path": str(tmp_path / "index")}})
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in NAMES[:3]:
+        (folder / f"{name}.pdf").write_bytes(b"%PDF-1.4 not really a PDF <img src=/dev/zero>")
+    with Heartbeat() as beat:
+        with qtbot.waitSignal(app.documents.run_finished, timeout=180_000):
+            app.documents.add([folder])
+        qtbot.wait(100)
+    assert beat.max_gap_s < FREEZE_S, beat.describe()
+    panel = app.window.documents_panel
+    assert panel is not None
+    failures = panel.failures.text()
+    assert panel.failures.textFormat() == Qt.TextFormat.RichText
+    for name in NAMES[:3]:
+        assert looks_escaped(failures, name)
+    assert "<img" not in failures
