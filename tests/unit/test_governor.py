@@ -22,6 +22,7 @@ from reflexia.core.memory.governor import (
     LevelChange,
     MemoryGovernor,
     RungOption,
+    RungWanted,
     classify_pressure,
     decide,
     fits,
@@ -107,10 +108,12 @@ def test_config_from_settings_and_validation() -> None:
         high_pressure_percent=75,
         critical_pressure_percent=90,
         governor_enabled=True,
+        make_rungs_automatically=True,
         dwell_seconds=3,
         recovery_seconds=45,
     )
     config = GovernorConfig.from_settings(settings)
+    assert config.make_rungs is True
     assert (config.high_percent, config.critical_percent, config.max_memory_percent) == (75, 90, 70)
     assert config.min_free_bytes == 2 * GIB
     assert (config.hysteresis_percent, config.min_dwell_s, config.recovery_s) == (5, 3, 45)
@@ -230,11 +233,16 @@ def test_pinning_another_rung_loads_it_and_unpinning_gives_control_back() -> Non
 # Missing rungs
 
 
-def step_down(options: list[RungOption]) -> Decision:
+def step_down_events(options: list[RungOption], make_rungs: bool = True) -> list[GovernorEvent]:
     state = GovernorState(level="normal", level_since=0, current_rung="q8_0", last_sample_s=0)
     sample = at(10, 85)
-    _, events = decide(sample, options, state, GovernorConfig(min_dwell_s=0), current_model_bytes=32 * GIB)
-    decision = events[-1]
+    config = GovernorConfig(min_dwell_s=0, make_rungs=make_rungs)
+    _, events = decide(sample, options, state, config, current_model_bytes=32 * GIB)
+    return events
+
+
+def step_down(options: list[RungOption]) -> Decision:
+    decision = step_down_events(options)[-1]
     assert isinstance(decision, Decision)
     return decision
 
@@ -251,14 +259,40 @@ def test_a_missing_rung_is_made_when_no_existing_rung_will_do() -> None:
     assert "quantizer" in decision.reason
 
 
-def test_step_up_to_a_missing_rung_quantizes_and_skips_rungs_that_cannot_be_made() -> None:
-    creatable = MemoryGovernor(
-        GovernorConfig(), family(missing=["q4_k_m"], creatable=["q4_k_m"]), current_rung="q4_0"
-    )
-    (decision,) = [e for e in run(creatable, samples([45] * 31)) if isinstance(e, Decision)]
-    assert (decision.to_rung, decision.needs_quantization) == ("q4_k_m", True)
-    absent = MemoryGovernor(GovernorConfig(), family(missing=["q4_k_m"]), current_rung="q4_0")
+def test_without_the_users_yes_a_missing_rung_is_named_and_only_files_on_disk_are_chosen() -> None:
+    lower = ("q4_0", "q4_k_m", "q5_k_m")
+    events = step_down_events(family(missing=lower, creatable=lower), make_rungs=False)
+    wanted = [e for e in events if isinstance(e, RungWanted)]
+    assert [(w.rung, w.current_rung) for w in wanted] == [("q5_k_m", "q8_0")]
+    assert "quantizer" not in wanted[0].reason and wanted[0].to_json_dict()["event"] == "rung_wanted"
+    assert [e for e in events if isinstance(e, Decision)] == []  # nothing below q8_0 is on disk
+    assert GovernorConfig().make_rungs is False  # off unless the user says so
+
+
+def test_without_the_users_yes_the_governor_falls_back_to_a_rung_on_disk() -> None:
+    events = step_down_events(family(missing=("q5_k_m",), creatable=("q5_k_m",)), make_rungs=False)
+    decisions = [e for e in events if isinstance(e, Decision)]
+    assert [(d.to_rung, d.needs_quantization) for d in decisions] == [("q4_k_m", False)]
+    assert [e.rung for e in events if isinstance(e, RungWanted)] == []  # q4_k_m fits: nothing to ask
+
+
+def test_a_step_up_never_makes_a_file_it_goes_to_the_next_rung_on_disk() -> None:
+    config = GovernorConfig(make_rungs=True)
+    creatable = MemoryGovernor(config, family(missing=["q4_k_m"], creatable=["q4_k_m"]), current_rung="q4_0")
+    assert switches(run(creatable, samples([45] * 31))) == [(30, "q4_0", "q5_k_m")]
+    absent = MemoryGovernor(config, family(missing=["q4_k_m"]), current_rung="q4_0")
     assert switches(run(absent, samples([45] * 31))) == [(30, "q4_0", "q5_k_m")]
+
+
+def test_only_an_f16_file_and_normal_memory_make_no_files_every_recovery_period() -> None:
+    # The reported churn: after one step down to a made rung, each step up made another file.
+    lower = ("q4_0", "q4_k_m", "q5_k_m", "q8_0")
+    options = family(missing=lower, creatable=lower)
+    gov = MemoryGovernor(GovernorConfig(make_rungs=True, recovery_s=30), options, current_rung="f16")
+    events = run(gov, samples([20] * 3 + [97] * 8 + [20] * 150))
+    made = [e.to_rung for e in events if isinstance(e, Decision) and e.needs_quantization]
+    assert made == ["q4_0"]  # critical: the smallest rung, made once
+    assert switches(events)[1:] == [(41, "q4_0", "f16")]  # then straight back to the file on disk
 
 
 # Complexity

@@ -24,7 +24,7 @@ from reflexia.core.engine.llama_cpp.options import LlamaOptions
 from reflexia.core.engine.response_cache import ResponseCache, cache_key
 from reflexia.core.engine.values import GenerationRequest, GenerationResult, ModelRef, SamplingParams
 from reflexia.core.memory.estimate import MemoryBudget
-from reflexia.core.memory.governor import GovernorConfig, LevelChange, MemoryGovernor
+from reflexia.core.memory.governor import Decision, GovernorConfig, LevelChange, MemoryGovernor
 from reflexia.core.memory.monitor import MemorySample
 from reflexia.core.memory.rung_report import family_report, rung_options
 from reflexia.core.models.catalog import ModelFamily, scan_catalog
@@ -79,7 +79,8 @@ def play_trace(family: ModelFamily, settings: Settings) -> int:
     total = 32 * GB
     budget = MemoryBudget(total, total // 2, settings.memory.max_memory_percent, 1 * GB)
     options = rung_options(family_report(family, 4096, budget))
-    config = GovernorConfig(min_dwell_s=3, recovery_s=30, max_memory_percent=95)
+    # A played trace writes nothing, so it may show the rungs the quantizer would make.
+    config = GovernorConfig(min_dwell_s=3, recovery_s=30, max_memory_percent=95, make_rungs=True)
     governor = MemoryGovernor(config, options, current_rung="f16")
     switches = 0
     for second, percent in TRACE:
@@ -87,7 +88,7 @@ def play_trace(family: ModelFamily, settings: Settings) -> int:
         for event in governor.observe(sample):
             if isinstance(event, LevelChange):
                 print(f"   t={second:>3}s  pressure {event.from_level} → {event.to_level} ({percent}% used)")
-            elif event.is_switch:
+            elif isinstance(event, Decision) and event.is_switch:
                 switches += 1
                 print(f"   t={second:>3}s  {event.from_rung} → {event.to_rung}: {event.reason}")
     return switches

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from reflexia.core.config.settings import Settings, load_settings
@@ -181,8 +182,13 @@ def _source(family: ModelFamily, path: Path | None) -> str:
     return next((f.source for f in family.files if f.path == path), "models_dir")
 
 
-def governor_for(family: ModelFamily, settings: Settings) -> MemoryGovernor:
-    """A governor over ``family``'s rungs, re-estimating them against the live budget."""
+def governor_for(
+    family: ModelFamily, settings: Settings, *, make_rungs: bool | None = None
+) -> MemoryGovernor:
+    """A governor over ``family``'s rungs, re-estimating them against the live budget.
+
+    ``make_rungs`` overrides the setting: ``--auto-quant`` is the user asking for a made rung.
+    """
 
     def options() -> list[RungOption]:
         budget = MemoryBudget.from_system(settings.memory)
@@ -196,7 +202,10 @@ def governor_for(family: ModelFamily, settings: Settings) -> MemoryGovernor:
             )
         )
 
-    return MemoryGovernor(GovernorConfig.from_settings(settings.memory), options)
+    config = GovernorConfig.from_settings(settings.memory)
+    if make_rungs is not None:
+        config = replace(config, make_rungs=make_rungs)
+    return MemoryGovernor(config, options)
 
 
 def cmd_governor(args: argparse.Namespace) -> int:
@@ -224,7 +233,7 @@ def auto_quant_model(path: Path, settings: Settings) -> tuple[Path, Decision | N
     from reflexia.core.models.quantizer import quantize_model
 
     family = find_family(settings, str(path))
-    governor = governor_for(family, settings)
+    governor = governor_for(family, settings, make_rungs=True)
     decision = next((e for e in governor.observe(sample_memory()) if isinstance(e, Decision)), None)
     if decision is None or decision.to_rung is None:
         return path, decision

@@ -73,6 +73,13 @@ class MemorySettings(_Section):
     governor_enabled: bool = Field(
         title="Memory governor", description="Switch quantization rungs as memory pressure changes"
     )
+    make_rungs_automatically: bool = Field(
+        title="Make rungs automatically",
+        description=(
+            "Let the memory governor write new, lower-precision model files with the quantizer on its own; "
+            "off: it chooses among the files you have and offers to make one that would help"
+        ),
+    )
     dwell_seconds: float = Field(ge=0, le=600, title="Pressure must last (s)", description="before it counts")
     recovery_seconds: float = Field(ge=0, le=3600, title="Step up after (s)", description="of low pressure")
 

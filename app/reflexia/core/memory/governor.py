@@ -29,9 +29,14 @@ Rules, with the thresholds of :class:`GovernorConfig`:
 * Normal for ``recovery_s``, counted from when pressure fell and from the last
   switch: one rung up, if it fits. Demanding content (complexity above 0.5) waits
   only ``min_dwell_s`` but needs double headroom.
+* New files need the user's yes (``make_rungs``, off by default). While it is off the
+  governor chooses among files that exist, and when a missing rung would have helped it
+  says so with a :class:`RungWanted` event instead of deciding to make it.
 * An existing file is preferred; a missing rung the quantizer can make is chosen only
-  when no existing rung will do (``needs_quantization``). A step up goes to the next
-  rung that exists or can be made, never further, so a wrong estimate cannot overshoot.
+  when no existing rung will do (``needs_quantization``), and only on the way down: a
+  step up goes to the next rung that exists, never further, so a wrong estimate cannot
+  overshoot, and memory that is merely normal never costs a new file (stepping up
+  through made rungs used to write one file every ``recovery_s``).
 * A pinned rung is loaded and kept. When pressure rises while pinned, a ``pinned``
   decision with ``from == to`` records that the governor would have moved.
 """
@@ -54,6 +59,7 @@ DecisionKind = Literal["initial", "step_down", "step_up", "complexity", "pinned"
 
 _SEVERITY = SEVERITY
 COMPLEXITY_THRESHOLD = 0.5
+_MADE = "; the quantizer makes it from a higher-precision file"
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,7 @@ class GovernorConfig:
     min_free_bytes: int = 1024 * MB  # always left free; below it pressure is critical at once
     headroom_fraction: float = 0.1  # a rung's estimate must fit with this share to spare
     reserved_bytes: int = 0  # set aside for what loads beside the model (the embeddings model)
+    make_rungs: bool = False  # the user agreed that the quantizer may make missing rungs unasked
 
     def __post_init__(self) -> None:
         if not 0 < self.high_percent < self.critical_percent <= 100:
@@ -87,6 +94,7 @@ class GovernorConfig:
             min_free_bytes=memory.min_free_memory_mb * MB,
             min_dwell_s=memory.dwell_seconds,
             recovery_s=memory.recovery_seconds,
+            make_rungs=memory.make_rungs_automatically,
         )
 
 
@@ -183,7 +191,22 @@ class Decision:
         return data
 
 
-GovernorEvent: TypeAlias = LevelChange | Decision
+@dataclass(frozen=True, kw_only=True)
+class RungWanted:
+    """A missing rung would help now, but new files need the user's yes (``make_rungs`` is off)."""
+
+    rung: str
+    reason: str
+    level: PressureLevel
+    sample: MemorySample
+    current_rung: str | None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The CLI's JSON line: ``to`` is the rung that would help."""
+        return _json("rung_wanted", self.level, self.current_rung, self.rung, self.reason, self.sample)
+
+
+GovernorEvent: TypeAlias = LevelChange | Decision | RungWanted
 
 
 def classify_pressure(sample: MemorySample, level: PressureLevel, config: GovernorConfig) -> PressureLevel:
@@ -286,7 +309,7 @@ def _choose(
     headroom, pressure = config.headroom_fraction, _pressure_text(sample)
 
     def decision(kind: DecisionKind, option: RungOption, budget_bytes: int, why: str) -> Decision:
-        made = "" if option.exists else "; the quantizer makes it from a higher-precision file"
+        made = "" if option.exists else _MADE
         return Decision(
             from_rung=state.current_rung, to_rung=option.rung, reason=why + made, level=state.level,
             sample=sample, needs_quantization=not option.exists, kind=kind, budget_bytes=budget_bytes,
@@ -323,7 +346,7 @@ def _choose(
         return None  # a file outside the ladder: the user's choice, left alone
     index = names.index(state.current_rung)
     below = [o for o in options[:index] if o.exists or o.can_create]
-    above = [o for o in options[index + 1 :] if o.exists or o.can_create]
+    above = [o for o in options[index + 1 :] if o.exists]  # never a new file for a step up
 
     if rising and below:
         best = None if state.level == "critical" else _best_fit(below, budget, headroom)
@@ -375,11 +398,22 @@ def decide(
 
     Returns:
         The new state (a decision counts as done: ``current_rung`` is its target) and
-        the events: a level change first, then at most one decision.
+        the events: a level change first, then a rung wanted (only while ``make_rungs`` is off),
+        then at most one decision.
     """
     state, change = _track_level(sample, state, config)
     events: list[GovernorEvent] = [change] if change is not None else []
     decision = _choose(sample, options, state, config, change, complexity, current_model_bytes)
+    if not config.make_rungs and decision is not None and decision.needs_quantization:
+        # Without the user's yes only files on disk are chosen; the rung that would help is named.
+        why = decision.reason.removesuffix(_MADE)
+        wanted = RungWanted(
+            rung=decision.to_rung, reason=why, level=decision.level, sample=sample,
+            current_rung=state.current_rung,
+        )  # fmt: skip
+        events.append(wanted)
+        on_disk = [replace(o, can_create=False) for o in options if o.exists]
+        decision = _choose(sample, on_disk, state, config, change, complexity, current_model_bytes)
     if decision is not None:
         events.append(decision)
         if decision.is_switch:
