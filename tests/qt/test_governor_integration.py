@@ -27,6 +27,12 @@ def small_family(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def _consenting(pressure: dict[str, object]) -> dict[str, object]:
+    """The pressure settings with the user's yes to new files (memory.make_rungs_automatically)."""
+    memory = {**pressure["memory"], "make_rungs_automatically": True}  # type: ignore[dict-item]
+    return {**pressure, "memory": memory}
+
+
 def _load(qtbot: QtBot, app: ReflexiaApp, model: Path) -> None:
     qtbot.waitUntil(lambda: app.library.snapshot is not None, timeout=10_000)
     with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000):
@@ -103,7 +109,7 @@ def test_a_missing_rung_is_made_by_the_quantizer_then_loaded(
     folder.mkdir()
     source = folder / "tiny-f16.gguf"
     source.write_bytes(tiny_f16_model.read_bytes())
-    app = make_app(pressure_settings, models_dir=folder)
+    app = make_app(_consenting(pressure_settings), models_dir=folder)  # the user agreed to new files
     _load(qtbot, app, source)
     assert app.governor.family is not None and app.governor.family.rungs() == ("f16",)
     made: list[Path] = []

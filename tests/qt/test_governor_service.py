@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QThread
+from PySide6.QtCore import QCoreApplication, Qt, QThread
 from pytestqt.qtbot import QtBot
 
 from reflexia.app import ReflexiaApp
@@ -36,6 +36,12 @@ def _copy(source: Path, names: tuple[str, ...], folder: Path) -> Path:
 def _settings(pressure: dict[str, object], **model: object) -> dict[str, object]:
     model_settings = {**pressure["model"], **model}  # type: ignore[dict-item]
     return {**pressure, "model": model_settings}
+
+
+def _consenting(pressure: dict[str, object]) -> dict[str, object]:
+    """The pressure settings with the user's yes to new files (memory.make_rungs_automatically)."""
+    memory = {**pressure["memory"], "make_rungs_automatically": True}  # type: ignore[dict-item]
+    return {**pressure, "memory": memory}
 
 
 def _load(qtbot: QtBot, app: ReflexiaApp, path: Path, context: int | None = None) -> None:
@@ -75,7 +81,7 @@ def test_a_cancelled_quantization_does_not_leave_a_swap_behind(
     qtbot: QtBot, make_app, small_pair: Path, tmp_path: Path, pressure_settings, memory_eater
 ) -> None:
     folder = _copy(small_pair, ("small-f16.gguf",), tmp_path / "m")
-    app = make_app(pressure_settings, models_dir=folder)
+    app = make_app(_consenting(pressure_settings), models_dir=folder)
     _load(qtbot, app, folder / "small-f16.gguf")
     with qtbot.waitSignal(app.quantization.started, timeout=30_000) as started:
         memory_eater()  # the governor asks the quantizer for a lower rung
@@ -186,3 +192,51 @@ def test_after_a_load_llama_cpp_refuses_nothing_loads_by_itself(
     assert loads == [] and app.inference.model is None
     assert "could not load" in app.window.banner.label.text().lower()
     assert app.governor.family is None
+
+
+def test_without_the_users_yes_the_governor_makes_no_file_and_offers_the_rung_once(
+    qtbot: QtBot, make_app, small_pair: Path, tmp_path: Path, pressure_settings, memory_eater
+) -> None:
+    folder = _copy(small_pair, ("small-f16.gguf",), tmp_path / "m")
+    app = make_app(pressure_settings, models_dir=folder)  # make_rungs_automatically: off, as shipped
+    assert app.settings.memory.make_rungs_automatically is False
+    _load(qtbot, app, folder / "small-f16.gguf")
+    started: list[object] = []
+    switched: list[object] = []
+    app.quantization.started.connect(started.append)
+    app.governor.switched.connect(switched.append)
+    with qtbot.waitSignal(app.governor.rung_suggested, timeout=30_000) as suggested:
+        memory_eater()
+    qtbot.wait(1500)  # a few more samples under pressure: still nothing is written
+    assert started == [] and switched == []
+    assert sorted(p.name for p in folder.iterdir()) == ["small-f16.gguf"]
+    rung = suggested.args[0].wanted.rung
+    banner = app.window.banner
+    assert banner.isVisible() and banner.action_button.text() == f"Make {rung}"
+    assert "would help" in banner.label.text()
+
+    banner.hide()
+    app.governor.rung_suggested.emit(suggested.args[0])  # the same family again: said once is enough
+    assert not banner.isVisible()
+    banner.show()
+
+    with qtbot.waitSignal(app.quantization.finished, timeout=60_000) as made:
+        qtbot.mouseClick(banner.action_button, Qt.MouseButton.LeftButton)  # the user says yes
+    assert made.args[0] == folder / f"small-{rung}.gguf"
+    assert app.inference.model is not None and app.inference.model.quantization == "f16"
+
+
+def test_a_governor_notice_goes_when_the_user_loads_another_model(
+    qtbot: QtBot, make_app, small_pair: Path, tiny_model: Path, tmp_path: Path, pressure_settings, memory_eater
+) -> None:
+    folder = _copy(small_pair, ("small-f16.gguf", "small-q4_k_m.gguf"), tmp_path / "m")
+    shutil.copy(tiny_model, folder / "tiny-q4_k_m.gguf")
+    app = make_app(pressure_settings, models_dir=folder)
+    _load(qtbot, app, folder / "small-f16.gguf")
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=30_000):
+        memory_eater()  # the governor steps down to the q4_k_m file on disk
+    banner = app.window.banner
+    assert banner.isVisible() and "Switched to" in banner.label.text()  # kept after its own load
+    with qtbot.waitSignal(app.inference.model_loaded, timeout=20_000):
+        app.window.request_load(folder / "tiny-q4_k_m.gguf")  # the user's choice, another family
+    assert not banner.isVisible()

@@ -138,7 +138,8 @@ def test_the_governor_never_goes_below_the_roles_lowest_rung(
 
     folder = tmp_path / "family"
     quantize_model(make_model(folder / "small-f16.gguf", size="small", seed=6), "q4_k_m")
-    app = make_app(pressure_settings, models_dir=folder)
+    memory = {**pressure_settings["memory"], "make_rungs_automatically": True}  # the user agreed to new files
+    app = make_app({**pressure_settings, "memory": memory}, models_dir=folder)
     app.roles.save({"name": "Careful", "system_prompt": "Be exact.", "min_rung": "q8_0"})
     _pick(app, "Careful")
     _load(qtbot, app, folder / "small-f16.gguf")

@@ -30,6 +30,7 @@ from reflexia.core.memory.governor import (
     LevelChange,
     MemoryGovernor,
     RungOption,
+    RungWanted,
 )
 from reflexia.core.memory.monitor import MemorySample, sample_memory
 from reflexia.core.memory.pressure import PressureLevel
@@ -53,6 +54,16 @@ class SwitchPlan:
     source: Path | None
     context_length: int
     gpu_layers: int | None = None  # fewer than configured when the GPU's working set holds only some
+
+
+@dataclass(frozen=True)
+class RungSuggestion:
+    """A missing rung that would help this family now, and the file the quantizer would make it from."""
+
+    wanted: RungWanted
+    family_key: str
+    family_name: str
+    source: Path
 
 
 @dataclass(frozen=True)
@@ -104,12 +115,14 @@ class MemorySampler(QThread):
     """Samples memory and runs the governor policy on its own thread.
 
     Signals (emitted from the sampler thread, queued to receivers):
-        sampled(MemorySample), level_changed(LevelChange), planned(SwitchPlan).
+        sampled(MemorySample), level_changed(LevelChange), planned(SwitchPlan),
+        suggested(RungSuggestion).
     """
 
     sampled = Signal(object)
     level_changed = Signal(object)
     planned = Signal(object)
+    suggested = Signal(object)
 
     def __init__(self, settings: Settings, config: GovernorConfig, interval_s: float = 1.0) -> None:
         super().__init__()
@@ -235,6 +248,10 @@ class MemorySampler(QThread):
             log.info("governor: %s", event.to_json_dict())
             if isinstance(event, LevelChange):
                 self.level_changed.emit(event)
+            elif isinstance(event, RungWanted):
+                source = family.best_source()
+                if source is not None:
+                    self.suggested.emit(RungSuggestion(event, family.key, family.display_name, source.path))
             elif event.is_switch:
                 self.planned.emit(self._plan(event, family))
 
@@ -263,11 +280,14 @@ class GovernorService(QObject):
         pressure_changed(str, MemorySample): the pressure level in force changed.
         switched(Decision): a swap to another rung was started.
         sampled(MemorySample): the latest sample (for the status bar and charts).
+        rung_suggested(RungSuggestion): a missing rung would help the loaded family; making it
+            needs the user's yes (memory.make_rungs_automatically is off).
     """
 
     pressure_changed = Signal(str, object)
     switched = Signal(object)
     sampled = Signal(object)
+    rung_suggested = Signal(object)
 
     def __init__(
         self,
@@ -287,7 +307,8 @@ class GovernorService(QObject):
         self._family: ModelFamily | None = None
         self._pending: SwitchPlan | None = None  # waits for the reply in progress
         self._making: SwitchPlan | None = None  # waits for the quantizer's rung
-        self._swap_load: int | None = None  # the load request a swap made
+        self._swap_load: int | None = None  # the load request a swap made, until it ends
+        self._last_swap_load: int | None = None  # kept after it ends, for listeners connected later
         self._pinned: str | None = None
         self.level: PressureLevel = "normal"
         self.last_sample: MemorySample | None = None
@@ -307,12 +328,17 @@ class GovernorService(QObject):
         self._sampler.sampled.connect(self._on_sample)
         self._sampler.level_changed.connect(self._on_level_changed)
         self._sampler.planned.connect(self._on_planned)
+        self._sampler.suggested.connect(self._on_suggested)
         self._sampler.start()
 
     @property
     def family(self) -> ModelFamily | None:
         """The family of the loaded model, when the library knows it."""
         return self._family
+
+    def made_load(self, request_id: int) -> bool:
+        """Whether the load ``request_id`` was the governor's swap (not the user's choice)."""
+        return request_id == self._last_swap_load
 
     @property
     def pinned_rung(self) -> str | None:
@@ -427,6 +453,11 @@ class GovernorService(QObject):
         self._pending = plan
         self._apply_pending()
 
+    @Slot(object)
+    def _on_suggested(self, suggestion: RungSuggestion) -> None:
+        if self._family is not None and suggestion.family_key == self._family.key:
+            self.rung_suggested.emit(suggestion)
+
     @Slot(int, object)
     def _on_reply_ended(self, _request_id: int, _outcome: object) -> None:
         self._apply_pending()
@@ -450,7 +481,7 @@ class GovernorService(QObject):
 
     def _load(self, plan: SwitchPlan, path: Path) -> None:
         self.switched.emit(plan.decision)
-        self._swap_load = self._inference.load_model(
+        self._swap_load = self._last_swap_load = self._inference.load_model(
             ModelRef.file(path), plan.context_length, "governor", gpu_layers=plan.gpu_layers
         )
 

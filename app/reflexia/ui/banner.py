@@ -37,6 +37,7 @@ class Banner(QFrame):
         layout.addWidget(self.action_button, 0, Qt.AlignmentFlag.AlignVCenter)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.kind: BannerKind = "info"
+        self.topic = ""  # who the message is about ("governor"), so it can go when that is over
         self._action: Callable[[], None] | None = None
         self.hide()
 
@@ -45,13 +46,17 @@ class Banner(QFrame):
         text: Markup | str,
         kind: BannerKind = "info",
         action: tuple[str, Callable[[], None]] | None = None,
+        *,
+        topic: str = "",
     ) -> None:
         """Show ``text`` styled by ``kind``, with an optional (label, callback) button.
 
         Plain ``str`` is shown as written (an error's text, a file name); only :class:`Markup`
-        (built by ``markup()``, which escapes every value) is rich text.
+        (built by ``markup()``, which escapes every value) is rich text. ``topic`` names what
+        the message is about, for :meth:`dismiss`.
         """
         self.kind = kind
+        self.topic = topic
         self._action = action[1] if action else None
         self.action_button.setText(action[0] if action else "")
         self.action_button.setVisible(action is not None)
@@ -60,6 +65,11 @@ class Banner(QFrame):
         self.style().polish(self)
         set_label_text(self.label, text)
         self.show()
+
+    def dismiss(self, topic: str) -> None:
+        """Hide the message if it is about ``topic`` (it no longer applies)."""
+        if self.topic == topic:
+            self.hide()
 
     def _run_action(self) -> None:
         action, self._action = self._action, None

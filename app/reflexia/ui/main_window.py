@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
 from reflexia.core.engine.values import GenerationResult, ModelInfo, ModelRef
 from reflexia.core.errors import ReflexiaError
 from reflexia.core.memory.estimate import FitResult
-from reflexia.core.memory.governor import Decision
 from reflexia.core.memory.rung_report import largest_fitting_rung
 from reflexia.core.units import human_size
 from reflexia.services.chat_session import ChatSession, ReplyStarted
@@ -44,6 +43,7 @@ from reflexia.ui.composer import Composer
 from reflexia.ui.context_meter import ContextMeter
 from reflexia.ui.conversation_actions import ConversationActions
 from reflexia.ui.document_actions import DocumentActions
+from reflexia.ui.governor_notices import GovernorNotices
 from reflexia.ui.help_menu import HelpCommands
 from reflexia.ui.markup import Markup, join_markup, markup, plain_label, set_label_text, shown
 from reflexia.ui.memory_status import MemoryStatus
@@ -57,11 +57,11 @@ from reflexia.ui.settings_dialog import SettingsDialog
 from reflexia.ui.sidebar import ConversationSidebar
 
 
-class MainWindow(ConversationActions, DocumentActions, QMainWindow):
+class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWindow):
     """Talks to the services only; never to llama.cpp directly.
 
     The conversation commands (open, export, find, delete, regenerate, edit the last message)
-    come from :class:`ConversationActions`.
+    come from :class:`ConversationActions`; the governor's notices from :class:`GovernorNotices`.
     """
 
     def __init__(
@@ -90,7 +90,6 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self._library = library
         self._governor = governor
         self._quantization = quantization
-        self._governor_made_rung = False
         self._load_model = load_model
         self._demo_model = demo_model
         self._roles = roles
@@ -182,7 +181,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self._library.file_checked.connect(self._on_file_checked)
         self._library.check_failed.connect(self._on_check_failed)
         self._library.scan_failed.connect(self.show_error)
-        self._governor.switched.connect(self._on_governor_switched)
+        self.setup_governor_notices()
         self.memory_status.quantize_requested.connect(self._quantization.quantize)
         self._quantization.started.connect(self._on_quantization_started)
         self._quantization.progress.connect(self._on_quantization_progress)
@@ -393,8 +392,7 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
     def _on_quantization_finished(self, path: Path) -> None:
         self._quantization_ended()
         self._library.rescan()
-        if self._governor_made_rung:  # the governor's own notice already says so
-            self._governor_made_rung = False
+        if self.governor_made_rung():  # the governor's own notice already says so
             return
         self.banner.show_message(markup("<b>Made {}</b> — it is in the model menu now.", path.name), "info")
 
@@ -405,16 +403,6 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
     def _on_quantization_cancelled(self) -> None:
         self._quantization_ended()
         self.banner.show_message("Quantization cancelled; nothing was written.", "info")
-
-    def _on_governor_switched(self, decision: Decision) -> None:
-        # The governor connects to the quantizer before this window does, so a rung it had
-        # made is announced here first; the quantizer's own notice is then skipped.
-        made = " (made just now by the quantizer)" if decision.needs_quantization else ""
-        self._governor_made_rung = decision.needs_quantization
-        self.performance.add_switch(time.monotonic(), decision.from_rung, decision.to_rung, decision.reason)
-        self.banner.show_message(
-            markup("<b>Switched to {}</b>{} — {}", decision.to_rung, made, decision.reason), "info"
-        )
 
     def _on_demo_model_started(self) -> None:
         self.statusBar().showMessage("Creating the demo model…")
@@ -438,10 +426,11 @@ class MainWindow(ConversationActions, DocumentActions, QMainWindow):
         self.statusBar().showMessage(f"Loading {ref.label}…")
         set_label_text(self.model_label, f"Loading {ref.label}…")
 
-    def _on_model_loaded(self, _request_id: int, info: ModelInfo) -> None:
+    def _on_model_loaded(self, request_id: int, info: ModelInfo) -> None:
         self.performance.set_rung(info.quantization, time.monotonic())
         if self.banner.kind != "info":  # keep the governor's "Switched to …" notice
             self.banner.hide()
+        self.dismiss_governor_notice(request_id)  # the user's own load: it was about the old model
         self._show_model(info)
         self.chat_view.set_empty_hint(
             markup(
