@@ -449,6 +449,29 @@ def test_an_older_store_is_migrated_and_keeps_every_conversation(path: Path) -> 
     check.close()
 
 
+def test_a_version_2_store_gains_each_conversations_documents_switch(path: Path) -> None:
+    from reflexia.core.history import schema
+
+    path.parent.mkdir(parents=True)
+    with sqlite3.connect(path) as old:  # version 2 as it shipped: version 1 and its search index
+        old.executescript(VERSION_1_SCHEMA)
+        schema.MIGRATIONS[1](old)
+        old.execute("PRAGMA user_version = 2")
+    old.close()
+
+    with HistoryStore(path) as store:
+        [summary] = store.list_conversations()
+        assert store.get_conversation(summary.id).use_documents is None  # not recorded: the role decides
+        assert store.set_options(summary.id, expert_role="Research Assistant", use_documents=True)
+        assert not store.set_options(uuid.uuid4().hex, expert_role="Assistant", use_documents=True)
+        new = store.create_conversation(expert_role="Data Analyst", use_documents=False)
+    with HistoryStore(path) as store:
+        stored = store.get_conversation(summary.id)
+        assert (stored.expert_role, stored.use_documents) == ("Research Assistant", True)
+        assert store.list_conversations()[-1].id == summary.id  # recording the switch is not activity
+        assert store.get_conversation(new).use_documents is False
+
+
 def test_a_store_from_a_newer_reflexia_is_refused_and_left_alone(path: Path) -> None:
     path.parent.mkdir(parents=True)
     with sqlite3.connect(path) as newer:

@@ -103,8 +103,9 @@ class StoredConversation:
         title: Its title; may be empty.
         created_at: When it was started (UTC).
         updated_at: When a message was last added or changed (UTC).
-        expert_role: The expert role it was started with; empty for none.
+        expert_role: The expert role in force in it (last chosen); empty for none.
         messages: Its messages, oldest first.
+        use_documents: Whether it answers from the documents; None when not recorded (the role decides).
     """
 
     id: str
@@ -113,6 +114,7 @@ class StoredConversation:
     updated_at: datetime
     expert_role: str
     messages: tuple[StoredMessage, ...]
+    use_documents: bool | None = None
 
     @property
     def model_ref(self) -> str:

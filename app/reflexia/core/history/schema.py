@@ -113,11 +113,20 @@ def _add_search_index(db: sqlite3.Connection) -> None:
     )
 
 
+def _add_conversation_documents(db: sqlite3.Connection) -> None:
+    """Version 3: whether a conversation answers from the documents, stored with it.
+
+    NULL (every conversation written before) means not recorded: the conversation's role decides,
+    as it did then. The switch used to be one for the whole window.
+    """
+    db.execute("ALTER TABLE conversations ADD COLUMN use_documents INTEGER")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[n]`` upgrades a store from version ``n`` to ``n + 1``. Append only: never edit
 #: one that has shipped, since users' files were made by it.
-MIGRATIONS: tuple[Migration, ...] = (_create_tables, _add_search_index)
+MIGRATIONS: tuple[Migration, ...] = (_create_tables, _add_search_index, _add_conversation_documents)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

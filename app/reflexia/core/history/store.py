@@ -176,7 +176,12 @@ class HistoryStore:
     # --- conversations ---------------------------------------------------------------------------
 
     def create_conversation(
-        self, title: str = "", expert_role: str = "", *, conversation_id: str | None = None
+        self,
+        title: str = "",
+        expert_role: str = "",
+        *,
+        conversation_id: str | None = None,
+        use_documents: bool | None = None,
     ) -> str:
         """Start a conversation and return its id (32 hex digits).
 
@@ -188,11 +193,25 @@ class HistoryStore:
         now = self._clock()
         with self._writing() as db:
             db.execute(
-                "INSERT INTO conversations (id, title, expert_role, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (conversation_id, " ".join(title.split()), expert_role, now, now),
+                "INSERT INTO conversations (id, title, expert_role, created_at, updated_at, use_documents) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (conversation_id, " ".join(title.split()), expert_role, now, now, use_documents),
             )
         return conversation_id
+
+    def set_options(self, conversation_id: str, *, expert_role: str, use_documents: bool) -> bool:
+        """Record the role and the documents switch in force in a conversation, to restore them on opening.
+
+        Not a change of its content: the list's order stays. Returns False when no such
+        conversation is stored (a new chat is stored with its first message).
+        """
+        with self._writing() as db:
+            cursor = db.execute(
+                "UPDATE conversations SET expert_role = ?, use_documents = ? "
+                "WHERE id = ? AND deleted_at IS NULL",
+                (expert_role, use_documents, conversation_id),
+            )
+        return cursor.rowcount > 0
 
     def list_conversations(self, limit: int | None = None) -> list[ConversationSummary]:
         """Conversations not deleted, the most recently updated first."""
@@ -243,6 +262,7 @@ class HistoryStore:
             updated_at=timestamp(float(row["updated_at"])),
             expert_role=str(row["expert_role"]),
             messages=tuple(_message(m) for m in messages),
+            use_documents=None if row["use_documents"] is None else bool(row["use_documents"]),
         )
 
     def resolve_id(self, text: str) -> str:
