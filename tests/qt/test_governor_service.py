@@ -227,7 +227,13 @@ def test_without_the_users_yes_the_governor_makes_no_file_and_offers_the_rung_on
 
 
 def test_a_governor_notice_goes_when_the_user_loads_another_model(
-    qtbot: QtBot, make_app, small_pair: Path, tiny_model: Path, tmp_path: Path, pressure_settings, memory_eater
+    qtbot: QtBot,
+    make_app,
+    small_pair: Path,
+    tiny_model: Path,
+    tmp_path: Path,
+    pressure_settings,
+    memory_eater,
 ) -> None:
     folder = _copy(small_pair, ("small-f16.gguf", "small-q4_k_m.gguf"), tmp_path / "m")
     shutil.copy(tiny_model, folder / "tiny-q4_k_m.gguf")
