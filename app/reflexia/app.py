@@ -132,7 +132,11 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
     inference = InferenceService(backends, cache_entries=settings.chat.response_cache_entries)
     documents = DocumentsService(settings)  # nothing heavy is imported until documents are used
     folder_watcher = FolderWatcher(documents, settings.vector_db_dir())
-    roles = RoleService(RoleLibrary(settings.roles, paths.config_dir()), settings.default_role)
+    state_file = paths.config_dir() / "window-state.ini"
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    # The role last used comes back at the next launch (the configured default_role before any).
+    role_state = QSettings(str(state_file), QSettings.Format.IniFormat)
+    roles = RoleService(RoleLibrary(settings.roles, paths.config_dir()), settings.default_role, role_state)
     sessions: dict[str, ChatSession] = {}
     # The window and the quick prompt: two clients of the one queue, each with its own conversation.
     for client in ("window", "quick"):
@@ -147,8 +151,6 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         roles.role_changed.connect(session.set_role)
     chat, quick_session = sessions["window"], sessions["quick"]
     quick_prompt = QuickPrompt(quick_session)
-    state_file = paths.config_dir() / "window-state.ini"
-    state_file.parent.mkdir(parents=True, exist_ok=True)
     last_model = LastModel(QSettings(str(state_file), QSettings.Format.IniFormat))
     inference.model_loaded.connect(last_model.remember)
     library = ModelLibraryService(models_dir, settings)

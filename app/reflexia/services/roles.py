@@ -6,12 +6,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 
 from reflexia.core.config.settings import Role
 from reflexia.core.roles.library import RoleLibrary
 
 log = logging.getLogger(__name__)
+
+_LAST_ROLE = "roles/last"
 
 
 class RoleService(QObject):
@@ -25,10 +27,19 @@ class RoleService(QObject):
     role_changed = Signal(object)
     roles_changed = Signal()
 
-    def __init__(self, library: RoleLibrary, default: str) -> None:
+    def __init__(self, library: RoleLibrary, default: str, state: QSettings | None = None) -> None:
+        """Start with the role last used (kept in ``state``, the window-state file) or ``default``."""
         super().__init__()
         self.library = library
-        self._current = library.find(default) or library.roles()[0]
+        self._state = state
+        last = state.value(_LAST_ROLE) if state is not None else None
+        remembered = library.find(last) if isinstance(last, str) else None
+        self._current = remembered or library.find(default) or library.roles()[0]
+
+    def _remember(self) -> None:
+        if self._state is not None:
+            self._state.setValue(_LAST_ROLE, self._current.name)
+            self._state.sync()
 
     @property
     def current(self) -> Role:
@@ -45,6 +56,7 @@ class RoleService(QObject):
         if role is not None and role != self._current:
             self._current = role
             log.info("role: %s", role.name)
+            self._remember()
             self.role_changed.emit(role)
         return self._current
 
@@ -58,6 +70,7 @@ class RoleService(QObject):
         self.roles_changed.emit()
         if replacing is not None and replacing == self._current.name:
             self._current = role  # the role in force was edited: the next reply uses the edit
+            self._remember()
             self.role_changed.emit(role)
         return role
 
