@@ -183,7 +183,6 @@ def build_app(loaded: LoadedSettings) -> ReflexiaApp:
         documents=documents,
         folder_watcher=folder_watcher,
     )
-    roles.role_changed.connect(window.sync_documents_toggle)  # after the chat took the role
     quick_prompt.continue_requested.connect(window.continue_from)
     effects.failed.connect(window.show_error)
     documents.reserve_changed.connect(governor.set_reserved_bytes)

@@ -39,6 +39,16 @@ class ReplyStarted:
     conversation_id: str
     message: str
     role: str
+    use_documents: bool = False  # answered from the documents
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    """What a conversation is answered with: its role and whether the documents are searched."""
+
+    conversation_id: str
+    role: str
+    use_documents: bool
 
 
 class ChatSession(QObject):
@@ -64,6 +74,8 @@ class ChatSession(QObject):
         reply_left_behind(GenerationResult): a reply of a conversation the user left (New chat,
             opening another) ended; its text so far belongs to that conversation, not the window.
         conversation_changed(tuple[ChatMessage, ...]): the messages after a reply or a new chat.
+        options_changed(ChatOptions): the conversation's role or documents switch changed (it
+            belongs to the conversation and is stored with it).
     """
 
     reply_started = Signal(object)
@@ -74,6 +86,7 @@ class ChatSession(QObject):
     reply_failed = Signal(str, str)
     reply_left_behind = Signal(object)
     conversation_changed = Signal(object)
+    options_changed = Signal(object)
 
     def __init__(
         self,
@@ -146,6 +159,7 @@ class ChatSession(QObject):
             self.collection = collection
         if self._documents is not None:
             self._documents.note_in_use(self._client, self.documents_on)
+        self.options_changed.emit(ChatOptions(self.conversation_id, self.role_name, self.documents_on))
 
     def set_defaults(self, sampling: SamplingParams, *, log_content: bool) -> None:
         """New sampling defaults from the settings (the role's own values still win), from the next reply."""
@@ -161,7 +175,7 @@ class ChatSession(QObject):
         self.conversation.add_user(text)
         self.reply_role = self.role_name
         self.reply_sources, self.search_problem = None, ""
-        started = ReplyStarted(self.conversation_id, text, self.role_name)
+        started = ReplyStarted(self.conversation_id, text, self.role_name, self.documents_on)
         if self.documents_on and self._documents is not None:
             self._search = self._documents.search(text, self.collection)
             self.reply_started.emit(started)
@@ -248,6 +262,8 @@ class ChatSession(QObject):
         self.conversation_id = uuid.uuid4().hex
         if system_prompt is not None:
             self.conversation.system_prompt = system_prompt
+        # The documents switch is the conversation's: a new one starts from what its role says.
+        self.set_documents(self._role.use_documents if self._role is not None else False)
         self.conversation_changed.emit(self.conversation.messages())
 
     def resume(self, conversation_id: str, turns: list[ChatMessage]) -> None:

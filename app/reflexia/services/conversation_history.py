@@ -20,7 +20,7 @@ from reflexia.core.engine.values import GenerationResult
 from reflexia.core.history.records import ConversationSummary, MessageRole, SearchHit, StoredConversation
 from reflexia.core.history.replies import reply_stats, reply_status
 from reflexia.core.history.store import HistoryStore
-from reflexia.services.chat_session import ChatSession, ReplyStarted
+from reflexia.services.chat_session import ChatOptions, ChatSession, ReplyStarted
 from reflexia.services.conversation_list import ConversationListModel, SearchHitsModel
 from reflexia.services.history_worker import (
     AdoptTurns,
@@ -37,6 +37,7 @@ from reflexia.services.history_worker import (
     Request,
     RestoreTakenBack,
     Search,
+    SetOptions,
     TakeBack,
 )
 from reflexia.services.inference import InferenceService
@@ -104,6 +105,7 @@ class ConversationHistory(QObject):
         chat.reply_finished.connect(self._on_reply_finished)
         chat.reply_failed.connect(self._on_reply_failed)
         chat.reply_left_behind.connect(self._on_reply_left_behind)
+        chat.options_changed.connect(self._on_options_changed)
         self._thread.start()
         self._send(OpenStore(path))  # the migration of an old store runs there too
 
@@ -257,7 +259,9 @@ class ConversationHistory(QObject):
     @Slot(object)
     def _on_reply_started(self, started: ReplyStarted) -> None:
         # The model is not known yet (a load may be queued ahead): the reply's row gets it at the end.
-        self._send(RecordMessage(started.conversation_id, started.message, started.role, "", ""))
+        self._send(
+            RecordMessage(started.conversation_id, started.message, started.role, "", "", started.use_documents)
+        )
 
     @Slot(object)
     def _on_reply_finished(self, result: GenerationResult) -> None:
@@ -291,3 +295,8 @@ class ConversationHistory(QObject):
     def _on_reply_failed(self, _message: str, _prompt: str) -> None:
         # The message goes back to the input box: it leaves the history with its failed reply.
         self.take_back_user_message()
+
+    @Slot(object)
+    def _on_options_changed(self, options: ChatOptions) -> None:
+        """Keep the role and documents switch with the conversation, to restore them when it is opened."""
+        self._send(SetOptions(options.conversation_id, options.role, options.use_documents))

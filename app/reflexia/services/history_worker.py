@@ -56,6 +56,7 @@ class RecordMessage(Request):
     expert_role: str
     model_ref: str
     rung: str
+    use_documents: bool | None = None  # the conversation's documents switch, stored when it is created
     failure: ClassVar[str] = "This conversation is not being saved"
 
 
@@ -71,6 +72,16 @@ class FinishReply(Request):
     model_ref: str  # what made the reply (known when it ends)
     rung: str
     failure: ClassVar[str] = "The reply was not saved"
+
+
+@dataclass(frozen=True)
+class SetOptions(Request):
+    """A conversation's role and documents switch, to restore when it is opened again."""
+
+    conversation_id: str
+    expert_role: str
+    use_documents: bool
+    failure: ClassVar[str] = "The conversation's role and documents switch were not saved"
 
 
 @dataclass(frozen=True)
@@ -222,6 +233,11 @@ class HistoryWorker(QObject):
                     rung=request.rung,
                 )
                 self.saved.emit(store.conversation_summary(request.conversation_id))
+        elif isinstance(request, SetOptions):
+            # A new chat has no row yet: it is stored with its options at its first message.
+            store.set_options(
+                request.conversation_id, expert_role=request.expert_role, use_documents=request.use_documents
+            )
         elif isinstance(request, AdoptTurns):
             self._adopt(store, request)
         elif isinstance(request, TakeBack):
@@ -251,16 +267,20 @@ class HistoryWorker(QObject):
             request.path.write_text(text, encoding="utf-8")
             self.exported.emit(str(request.path))
 
-    def _ensure(self, store: HistoryStore, conversation_id: str, expert_role: str) -> None:
+    def _ensure(
+        self, store: HistoryStore, conversation_id: str, expert_role: str, use_documents: bool | None = None
+    ) -> None:
         if conversation_id not in self._known:
-            store.create_conversation(expert_role=expert_role, conversation_id=conversation_id)
+            store.create_conversation(
+                expert_role=expert_role, conversation_id=conversation_id, use_documents=use_documents
+            )
             self._known.add(conversation_id)
 
     def _record(self, store: HistoryStore, request: RecordMessage) -> None:
         conversation_id = request.conversation_id
         self._pending.pop(conversation_id, None)
         self._taken_back.pop(conversation_id, None)  # the conversation went on: no undo of an edit
-        self._ensure(store, conversation_id, request.expert_role)
+        self._ensure(store, conversation_id, request.expert_role, request.use_documents)
         store.add_message(conversation_id, "user", request.text, expert_role=request.expert_role)
         self._pending[conversation_id] = store.add_message(
             conversation_id,

@@ -17,6 +17,7 @@ from reflexia.core.engine.conversation import ChatMessage
 from reflexia.core.history.records import StoredConversation, StoredMessage
 from reflexia.services.chat_session import ChatSession
 from reflexia.services.conversation_history import ConversationHistory
+from reflexia.services.roles import RoleService
 from reflexia.ui.banner import Banner
 from reflexia.ui.chat_view import ChatView
 from reflexia.ui.composer import Composer
@@ -42,6 +43,7 @@ class ConversationActions(_Window):
 
     _chat: ChatSession
     _history: ConversationHistory
+    _roles: RoleService
     chat_view: ChatView
     context_meter: ContextMeter
     composer: Composer
@@ -53,6 +55,9 @@ class ConversationActions(_Window):
 
         def show_error(self, message: Markup | str) -> None:
             """Show an error in the banner (the window's)."""
+
+        def set_documents_on(self, on: bool) -> None:
+            """Answer this chat from the documents, or not (the window's, from DocumentActions)."""
 
     def open_conversation(self, conversation_id: str) -> None:
         """Continue a stored conversation: its messages, and the model's memory of it.
@@ -67,6 +72,7 @@ class ConversationActions(_Window):
     @Slot(object, str)
     def _on_conversation_loaded(self, stored: StoredConversation, unanswered: str) -> None:
         self._show_stored(stored)
+        self._restore_options(stored)
         self.sidebar.select(stored.id)
         if unanswered:
             self.composer.give_back(unanswered)
@@ -74,6 +80,13 @@ class ConversationActions(_Window):
                 "Your last message was not answered (Reflexia closed first): it is back in the input box",
                 8000,
             )
+
+    def _restore_options(self, stored: StoredConversation) -> None:
+        """The conversation's own role and documents switch; not recorded (older ones): the role's."""
+        if stored.expert_role:
+            self._roles.choose(stored.expert_role)  # the picker follows (a deleted role: the current one)
+        on = stored.use_documents
+        self.set_documents_on(self._roles.current.use_documents if on is None else on)
 
     def _show_stored(self, stored: StoredConversation) -> None:
         self.chat_view.clear()

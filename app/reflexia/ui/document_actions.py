@@ -13,9 +13,8 @@ from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget
 
-from reflexia.core.config.settings import Role
 from reflexia.core.engine.values import GenerationResult
-from reflexia.services.chat_session import ChatSession
+from reflexia.services.chat_session import ChatOptions, ChatSession
 from reflexia.services.documents import DocumentsService
 from reflexia.services.watched_folders import FolderWatcher
 from reflexia.ui.banner import Banner
@@ -67,6 +66,7 @@ class DocumentActions(_Window):
         panel.use_documents_toggled.connect(self.set_documents_on)
         documents.failed.connect(self._on_documents_failed)
         watcher.failed.connect(self._on_documents_failed)
+        self._chat.options_changed.connect(self.sync_documents_toggle)
         self.drop_overlay = DropOverlay(self.chat_view)
         self.setAcceptDrops(True)
         self.sync_documents_toggle()
@@ -78,8 +78,8 @@ class DocumentActions(_Window):
             self._chat.set_documents(on, self._documents.collection)
 
     @Slot(object)
-    def sync_documents_toggle(self, _role: Role | None = None) -> None:
-        """Show the chat's documents switch as it is (a role change sets it)."""
+    def sync_documents_toggle(self, _options: ChatOptions | None = None) -> None:
+        """Show the chat's documents switch as it is (its role, a new chat or an opened one sets it)."""
         panel = self.documents_panel
         if panel is not None:
             panel.use_documents.blockSignals(True)
