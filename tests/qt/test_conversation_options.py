@@ -56,11 +56,13 @@ def test_each_conversation_comes_back_with_its_own_role_and_documents_switch(
     _pick(app, "Assistant")
     plain = _ask(qtbot, app, "Hello")
 
-    window.open_conversation(writing)
+    with qtbot.waitSignal(app.history.loaded, timeout=20_000):  # read on the history's thread
+        window.open_conversation(writing)
     assert window.role_picker.currentText() == "Technical Writer"
     assert panel.use_documents.isChecked() and app.chat.documents_on
 
-    window.open_conversation(plain)
+    with qtbot.waitSignal(app.history.loaded, timeout=20_000):
+        window.open_conversation(plain)
     assert window.role_picker.currentText() == "Assistant"
     assert not panel.use_documents.isChecked() and not app.chat.documents_on
 

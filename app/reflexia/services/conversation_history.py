@@ -259,9 +259,10 @@ class ConversationHistory(QObject):
     @Slot(object)
     def _on_reply_started(self, started: ReplyStarted) -> None:
         # The model is not known yet (a load may be queued ahead): the reply's row gets it at the end.
-        self._send(
-            RecordMessage(started.conversation_id, started.message, started.role, "", "", started.use_documents)
+        record = RecordMessage(
+            started.conversation_id, started.message, started.role, "", "", started.use_documents
         )
+        self._send(record)
 
     @Slot(object)
     def _on_reply_finished(self, result: GenerationResult) -> None:
