@@ -255,3 +255,18 @@ class OpenedUrls(QObject):
     def open(self, url: QUrl) -> None:
         """Called by Qt for each URL the app asks the desktop to open."""
         self.urls.append(url)
+
+
+def wait_for_samples(qtbot: QtBot, app: ReflexiaApp, rounds: int, timeout_ms: int = 30_000) -> None:
+    """Let the governor's sampler take ``rounds`` more samples (each one a chance to decide).
+
+    Waits on the samples themselves, not on a time: "nothing happened" is then true of that many
+    decisions however slow the machine is.
+    """
+    seen: list[object] = []
+    app.governor.sampled.connect(seen.append)
+    try:
+        qtbot.waitUntil(lambda: len(seen) >= rounds, timeout=timeout_ms)
+    finally:
+        app.governor.sampled.disconnect(seen.append)
+

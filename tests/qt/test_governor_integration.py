@@ -14,6 +14,7 @@ from pytestqt.qtbot import QtBot
 
 from reflexia.app import ReflexiaApp
 from reflexia.core.memory.governor import Decision
+from tests.qt.conftest import wait_for_samples
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_a_pinned_rung_stays_under_pressure(
     app.governor.switched.connect(switched.append)
     with qtbot.waitSignal(app.governor.pressure_changed, timeout=30_000):
         memory_eater()
-    qtbot.wait(2000)
+    wait_for_samples(qtbot, app, 4)
     assert switched == []
     assert app.inference.model is not None and app.inference.model.quantization == "f16"
 

@@ -17,6 +17,7 @@ from reflexia.app import ReflexiaApp
 from reflexia.core.models.model_factory import make_model
 from reflexia.core.models.quantizer import quantize_model
 from reflexia.services import governor_service
+from tests.qt.conftest import wait_for_samples
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_a_cancelled_quantization_does_not_leave_a_swap_behind(
     app.governor.switched.connect(switched.append)
     with qtbot.waitSignal(app.quantization.finished, timeout=60_000):
         app.quantization.quantize(folder / "small-f16.gguf", wanted)
-    qtbot.wait(1500)
+    wait_for_samples(qtbot, app, 3)
     assert switched == []
     assert app.inference.model is not None and app.inference.model.quantization == "f16"
 
@@ -126,7 +127,7 @@ def test_a_decision_about_one_family_is_dropped_when_the_user_switches_to_anothe
     with qtbot.waitSignal(app.chat.reply_finished, timeout=20_000):
         app.window.send("Short")
         app.chat.stop()
-    qtbot.wait(500)
+    wait_for_samples(qtbot, app, 2)
     assert switched == []
     assert app.inference.model is not None and app.inference.model.path == folder / "tiny-q4_k_m.gguf"
 
@@ -188,7 +189,7 @@ def test_after_a_load_llama_cpp_refuses_nothing_loads_by_itself(
     assert app.inference.model is None
     loads: list[object] = []
     app.inference.model_loading.connect(lambda _id, ref: loads.append(ref))
-    qtbot.wait(3500)  # three and a half of the sampler's rounds: it used to load a rung in each
+    wait_for_samples(qtbot, app, 4)  # it used to load a rung in each of the sampler's rounds
     assert loads == [] and app.inference.model is None
     assert "could not load" in app.window.banner.label.text().lower()
     assert app.governor.family is None
@@ -207,7 +208,7 @@ def test_without_the_users_yes_the_governor_makes_no_file_and_offers_the_rung_on
     app.governor.switched.connect(switched.append)
     with qtbot.waitSignal(app.governor.rung_suggested, timeout=30_000) as suggested:
         memory_eater()
-    qtbot.wait(1500)  # a few more samples under pressure: still nothing is written
+    wait_for_samples(qtbot, app, 3)  # more samples under pressure: still nothing is written
     assert started == [] and switched == []
     assert sorted(p.name for p in folder.iterdir()) == ["small-f16.gguf"]
     rung = suggested.args[0].wanted.rung
