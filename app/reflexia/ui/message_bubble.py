@@ -117,7 +117,11 @@ class MessageBubble(QFrame):
             self._footer.setWordWrap(True)
             self._footer.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             self._footer.hide()
+            # The footer takes the row's stretch: beside the row's spacer it had only half the room,
+            # so "· stopped" wrapped with the other half empty. The spacer keeps the buttons at the
+            # right while the footer is hidden.
             self._footer_row.insertWidget(0, self._footer, 1)
+            self._footer_row.setStretch(1, 0)
         return self._footer
 
     def set_footer(self, text: str) -> None:
