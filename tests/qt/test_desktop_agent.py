@@ -103,3 +103,41 @@ def test_minimising_keeps_the_dock_icon_and_closing_takes_it_away(
     window.setWindowState(Qt.WindowState.WindowNoState)
     window.hide()  # closed to the menubar
     assert mac_agent.dock[-1] is False  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def tray_agent(make_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[DesktopAgent]:
+    """The agent on a desktop with a system tray (offscreen has none: the test says there is one)."""
+    qt_app = QApplication.instance()
+    assert isinstance(qt_app, QApplication)
+    quit_on_close = qt_app.quitOnLastWindowClosed()
+    monkeypatch.setattr("reflexia.desktop.set_dock_icon_visible", lambda _visible: None)
+    app = make_app()
+    made = DesktopAgent(app, qt_app, SingleInstance("reflexia-test-tray-agent"), platform="linux")
+    made.has_tray = True
+    qt_app.setQuitOnLastWindowClosed(False)  # what the agent does where there is a tray
+    yield made
+    made.app.quick_prompt.hide()
+    made.close()
+    qt_app.removeEventFilter(made)
+    qt_app.setQuitOnLastWindowClosed(quit_on_close)
+
+
+def test_closing_to_the_tray_and_showing_again_keeps_the_docks(
+    qtbot: QtBot, tray_agent: DesktopAgent
+) -> None:
+    window = tray_agent.app.window
+    actions = window.menu_actions
+    window.performance_dock.show()
+    assert window.sidebar_dock.isVisible() and window.performance_dock.isVisible()
+    window.close()  # to the menubar: the app goes on
+    assert not window.isVisible()
+    tray_agent.show_window()  # "Show Reflexia" in the menubar
+    qtbot.waitExposed(window)
+    assert window.sidebar_dock.isVisible(), "the conversations sidebar is gone"
+    assert window.performance_dock.isVisible()
+    assert actions.show_sidebar.isChecked() and actions.show_performance.isChecked()
+    window.sidebar_dock.close()  # the dock's own close button still hides it, and the menu says so
+    assert not actions.show_sidebar.isChecked()
+    actions.show_sidebar.trigger()  # and View > Conversations opens it again
+    assert window.sidebar_dock.isVisible() and actions.show_sidebar.isChecked()

@@ -22,7 +22,7 @@ from reflexia.ui.chat_view import ChatView
 from reflexia.ui.documents_panel import DocumentsPanel
 from reflexia.ui.drop_overlay import DropOverlay
 from reflexia.ui.markup import markup
-from reflexia.ui.menus import WindowActions
+from reflexia.ui.menus import DockSwitch, WindowActions
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMainWindow
@@ -39,6 +39,7 @@ class DocumentActions(_Window):
     chat_view: ChatView
     banner: Banner
     menu_actions: WindowActions
+    dock_switches: list[DockSwitch]
 
     def setup_documents(self, documents: DocumentsService | None, watcher: FolderWatcher | None) -> None:
         """Add the documents panel and accept drops; without a documents service, neither."""
@@ -60,8 +61,7 @@ class DocumentActions(_Window):
         )
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         dock.hide()
-        actions.show_documents.toggled.connect(dock.setVisible)
-        dock.visibilityChanged.connect(actions.show_documents.setChecked)
+        self.dock_switches.append(DockSwitch(actions.show_documents, dock))
         actions.add_documents.triggered.connect(panel.choose_files)
         panel.use_documents_toggled.connect(self.set_documents_on)
         documents.failed.connect(self._on_documents_failed)

@@ -47,7 +47,7 @@ from reflexia.ui.governor_notices import GovernorNotices
 from reflexia.ui.help_menu import HelpCommands
 from reflexia.ui.markup import Markup, join_markup, markup, plain_label, set_label_text, shown
 from reflexia.ui.memory_status import MemoryStatus
-from reflexia.ui.menus import build_menus
+from reflexia.ui.menus import DockSwitch, build_menus
 from reflexia.ui.model_details import ModelDetailsDialog
 from reflexia.ui.model_picker import ModelPicker
 from reflexia.ui.performance_panel import PerformancePanel
@@ -148,6 +148,7 @@ class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWin
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.performance_dock)
         self.performance_dock.hide()  # opened from View > Performance; it costs nothing while hidden
         self.menu_actions = build_menus(self)
+        self.dock_switches: list[DockSwitch] = []  # the View menu's checks, one per dock
         self.help = HelpCommands(self, self.menu_actions, self.show_error)
         self.setup_documents(documents, folder_watcher)
 
@@ -209,11 +210,8 @@ class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWin
         actions.edit_last.triggered.connect(self.edit_last_message)
         actions.export_conversation.triggered.connect(self._on_export_current)
         actions.model_details.triggered.connect(self.show_model_details)
-        actions.show_sidebar.setChecked(True)
-        actions.show_sidebar.toggled.connect(self.sidebar_dock.setVisible)
-        self.sidebar_dock.visibilityChanged.connect(actions.show_sidebar.setChecked)
-        actions.show_performance.toggled.connect(self.performance_dock.setVisible)
-        self.performance_dock.visibilityChanged.connect(actions.show_performance.setChecked)
+        self.dock_switches.append(DockSwitch(actions.show_sidebar, self.sidebar_dock))
+        self.dock_switches.append(DockSwitch(actions.show_performance, self.performance_dock))
         self._governor.sampled.connect(self.performance.add_sample)
         self.sidebar.open_requested.connect(self.open_conversation)
         self.sidebar.export_requested.connect(self.export_conversation)
@@ -524,6 +522,8 @@ class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWin
         layout = self._state.value("main_window/layout")  # docks: shown or not, where, how wide
         if layout is not None:
             self.restoreState(layout)
+        for switch in self.dock_switches:
+            switch.follow()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         """Remember the window's geometry and layout."""

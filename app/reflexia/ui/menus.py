@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import QObject, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenuBar
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenuBar
 
 
 @dataclass(frozen=True)
@@ -110,3 +111,30 @@ def build_menus(window: QMainWindow) -> WindowActions:
     help_menu.addSeparator()
     help_menu.addAction(actions.about)
     return actions
+
+
+class DockSwitch(QObject):
+    """Keeps a View menu action and its dock in step (GUI thread).
+
+    Only the user's choice (``triggered``) opens or closes the dock, and the check says whether
+    the dock is open, not whether it is on screen: closing the window to the menubar hides every
+    dock with it (``visibilityChanged(False)``), and a check that followed that, wired to
+    ``setVisible`` through ``toggled``, closed the conversations sidebar for good.
+    """
+
+    def __init__(self, action: QAction, dock: QDockWidget) -> None:
+        super().__init__(action)
+        self._action = action
+        self._dock = dock
+        action.triggered.connect(self._on_triggered)
+        dock.visibilityChanged.connect(self.follow)
+        self.follow()
+
+    @Slot(bool)
+    def _on_triggered(self, checked: bool) -> None:
+        self._dock.setVisible(checked)
+
+    @Slot()
+    def follow(self) -> None:
+        """Check the action when the dock is open (call after ``restoreState``, which sends no signal)."""
+        self._action.setChecked(not self._dock.isHidden())
