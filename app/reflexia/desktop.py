@@ -77,6 +77,18 @@ class DesktopAgent(QObject):
         self.shortcut.status_changed.connect(self._on_shortcut_status)
         self.shortcut.register(app.store.settings.agent.quick_prompt_shortcut)
 
+    def start(self, request: str) -> None:
+        """What this launch shows first: the window, the quick prompt alone, or nothing (login start).
+
+        With a menubar item, ``reflexia quick`` opens just the quick prompt, as a second launch's
+        does; without one the window comes up too, else nothing would lead back to it.
+        """
+        stays_in_menubar = request in ("background", "quick") and self.has_tray
+        if not stays_in_menubar:
+            self.app.window.bring_to_front()
+        if request == "quick":
+            self.open_quick_prompt()
+
     @Slot(str)
     def on_request(self, request: str) -> None:
         """What another launch asked for."""
@@ -182,12 +194,10 @@ def run_gui(loaded: LoadedSettings, argv: list[str], request: str = "show") -> i
     install_excepthooks(app.errors)
     agent = DesktopAgent(app, qt_app, instance)
     qt_app.aboutToQuit.connect(app.shutdown)
-    if request != "background" or not agent.has_tray:
-        app.window.bring_to_front()
+    agent.start(request)
+    if app.window.isVisible():
         log.info("window shown in %.2f s", time.perf_counter() - started)
         QTimer.singleShot(1500, agent.report_focus)
-    if request == "quick":
-        agent.open_quick_prompt()
     code = qt_app.exec()
     agent.close()
     instance.close()

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QFileOpenEvent, QHideEvent
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -105,6 +105,16 @@ def test_minimising_keeps_the_dock_icon_and_closing_takes_it_away(
     assert mac_agent.dock[-1] is False  # type: ignore[attr-defined]
 
 
+class _UnplacedIcon:
+    """A status item as the platform reports it before placing it."""
+
+    def geometry(self) -> QRect:
+        return QRect(0, 0, 30, 24)
+
+    def hide(self) -> None:
+        """Taken away at the end."""
+
+
 @pytest.fixture
 def tray_agent(make_app, monkeypatch: pytest.MonkeyPatch) -> Iterator[DesktopAgent]:
     """The agent on a desktop with a system tray (offscreen has none: the test says there is one)."""
@@ -141,3 +151,35 @@ def test_closing_to_the_tray_and_showing_again_keeps_the_docks(
     assert not actions.show_sidebar.isChecked()
     actions.show_sidebar.trigger()  # and View > Conversations opens it again
     assert window.sidebar_dock.isVisible() and actions.show_sidebar.isChecked()
+
+
+def test_a_cold_quick_launch_opens_only_the_quick_prompt(qtbot: QtBot, tray_agent: DesktopAgent) -> None:
+    window, quick = tray_agent.app.window, tray_agent.app.quick_prompt
+    window.hide()  # as run_gui finds it: built, not shown
+    # Just after launch the status item is not laid out yet: Qt reports it at the screen's origin.
+    tray_agent.tray.icon = _UnplacedIcon()  # type: ignore[assignment]
+    tray_agent.start("quick")  # `reflexia quick` with no instance running
+    qtbot.waitExposed(quick)
+    assert not window.isVisible()
+    area = quick.screen().availableGeometry()
+    assert quick.pos().toTuple() != (0, 0)
+    assert abs(quick.geometry().center().x() - area.center().x()) <= 1  # at the top centre of the screen
+
+
+def test_a_cold_quick_launch_without_a_tray_shows_the_window_too(qtbot: QtBot, agent: DesktopAgent) -> None:
+    # Without a menubar item the window is the only way back once the quick prompt is closed.
+    agent.app.window.hide()
+    agent.start("quick")
+    qtbot.waitExposed(agent.app.quick_prompt)
+    assert agent.app.window.isVisible()
+    agent.app.quick_prompt.hide()
+
+
+@pytest.mark.parametrize(("request_", "shown"), [("show", True), ("background", False)])
+def test_a_cold_launch_shows_the_window_unless_it_starts_in_the_background(
+    tray_agent: DesktopAgent, request_: str, shown: bool
+) -> None:
+    tray_agent.app.window.hide()
+    tray_agent.start(request_)
+    assert tray_agent.app.window.isVisible() is shown
+    assert not tray_agent.app.quick_prompt.isVisible()

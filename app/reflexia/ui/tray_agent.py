@@ -184,8 +184,18 @@ class TrayAgent(QObject):
         return True
 
     def anchor(self) -> QRectF | None:
-        """Where the item is on screen (empty when the platform does not say)."""
-        return QRectF(self.icon.geometry()) if self.icon is not None else None
+        """Where the item is on screen; None when the platform does not say or has not placed it yet.
+
+        Just after launch the item can report a rectangle at the screen's origin (it is laid out
+        later): the quick prompt of a cold ``reflexia quick`` opened at the top-left corner.
+        No status item sits there on any desktop (the Apple menu, Activities, a start button).
+        """
+        if self.icon is None:
+            return None
+        where = self.icon.geometry()
+        if where.isEmpty() or where.topLeft().isNull():
+            return None
+        return QRectF(where)
 
     # -- what the user does -----------------------------------------------
     @Slot(QSystemTrayIcon.ActivationReason)
