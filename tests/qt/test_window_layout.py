@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import shiboken6
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QRect
+from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionComboBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from reflexia.ui.theme import SCHEME_PROPERTY, Theme, apply_theme
@@ -25,6 +27,51 @@ def themed(qapp: QApplication) -> Iterator[None]:
         shiboken6.delete(theme)
     qapp.setStyleSheet("")
     qapp.setProperty(SCHEME_PROPERTY, None)
+
+
+def _painted_label(picker: QWidget) -> tuple[str, QRect]:
+    """The text the model picker paints for its current item, and the field it paints it in."""
+    option = QStyleOptionComboBox()
+    picker.initStyleOption(option)  # type: ignore[attr-defined]
+    field = picker.style().subControlRect(
+        QStyle.ComplexControl.CC_ComboBox, option, QStyle.SubControl.SC_ComboBoxEditField, picker
+    )
+    shown = getattr(picker, "shown_text", None)
+    return (shown() if shown is not None else option.currentText), field
+
+
+@pytest.fixture(scope="module")
+def long_named_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model with the kind of name the Hub's models have (the tests' own are short)."""
+    from reflexia.core.models.model_factory import make_model
+    from reflexia.core.models.quantizer import quantize_model
+
+    folder = tmp_path_factory.mktemp("long-names")
+    name = "Meta-Llama-3.1-8B-Instruct-abliterated"
+    source = make_model(folder / f"{name}-f16.gguf", size="tiny", seed=0, name=name)
+    quantize_model(source, "q4_k_m")
+    return folder
+
+
+@pytest.mark.parametrize("dock_name", [None, "documents_dock", "performance_dock"])
+@pytest.mark.parametrize("free_mb", [256, 1_048_576], ids=["fits", "too-large"])
+def test_the_model_picker_keeps_the_verdict_visible(
+    qtbot: QtBot, make_app, long_named_models: Path, dock_name: str | None, free_mb: int
+) -> None:
+    app = make_app({"memory": {"min_free_memory_mb": free_mb}}, models_dir=long_named_models)
+    window = app.window
+    qtbot.waitUntil(lambda: window.picker.count() > 3, timeout=10_000)
+    if dock_name:
+        getattr(window, dock_name).show()
+    for entry in app.library.snapshot.entries:
+        window.picker.show_current(entry.report.path)
+        qtbot.wait(20)
+        text, field = _painted_label(window.picker)
+        verdict = entry.label.rsplit("·", 1)[1].strip()
+        assert text.endswith(verdict), f"{entry.label!r} is shown as {text!r}"
+        assert window.picker.fontMetrics().horizontalAdvance(text) <= field.width(), (
+            f"{text!r} is wider than the {field.width()} px the picker paints it in"
+        )
 
 
 def test_a_typical_stats_line_fits_on_one_line_at_the_default_size(qtbot: QtBot, make_app) -> None:
