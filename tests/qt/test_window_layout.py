@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionComboBox, QWidget
 from pytestqt.qtbot import QtBot
 
+from reflexia.app import ReflexiaApp
+from reflexia.ui.main_window import MainWindow
 from reflexia.ui.theme import SCHEME_PROPERTY, Theme, apply_theme
 
 TYPICAL_FOOTER = "46 tokens · 512.0 tok/s · first token 0.05 s · q4_k_m · Code Assistant · stopped"
@@ -27,6 +30,49 @@ def themed(qapp: QApplication) -> Iterator[None]:
         shiboken6.delete(theme)
     qapp.setStyleSheet("")
     qapp.setProperty(SCHEME_PROPERTY, None)
+
+
+def _header_widgets(window: MainWindow) -> list[QWidget]:
+    header = window.findChild(QWidget, "header")
+    assert header is not None
+    title = header.findChild(QWidget, "appTitle")
+    assert title is not None
+    return [title, window.picker, window.role_picker, window.new_chat_button]
+
+
+def _assert_header_fits(window: MainWindow, where: str) -> None:
+    widgets = _header_widgets(window)
+    header = widgets[0].parentWidget()
+    assert header is not None
+    for widget in widgets:
+        wide = max(widget.minimumSizeHint().width(), widget.minimumWidth())
+        assert widget.width() >= wide, f"{where}: {widget.objectName()} is {widget.width()} px, needs {wide}"
+        assert header.rect().contains(widget.geometry()), f"{where}: {widget.objectName()} sticks out"
+    for left, right in itertools.pairwise(widgets):
+        assert not left.geometry().intersects(right.geometry()), (
+            f"{where}: {left.objectName()} {left.geometry()} overlaps {right.objectName()} {right.geometry()}"
+        )
+
+
+def _wait_for_models(qtbot: QtBot, app: ReflexiaApp) -> None:
+    qtbot.waitUntil(lambda: app.window.picker.count() > 3, timeout=10_000)  # the scan runs on a worker
+
+
+@pytest.mark.parametrize("dock_name", ["documents_dock", "performance_dock"])
+def test_the_header_fits_at_the_default_size_with_a_dock_open(qtbot: QtBot, make_app, dock_name: str) -> None:
+    app = make_app()
+    window = app.window
+    _wait_for_models(qtbot, app)
+    window.picker.show_current(app.library.snapshot.entries[0].report.path)  # the longest labels
+    default = window.size()
+    dock = getattr(window, dock_name)
+    dock.show()
+    qtbot.wait(100)
+    assert window.size() == default  # the default size has room for a dock
+    _assert_header_fits(window, f"default size, {dock_name}")
+    window.resize(window.minimumSize())
+    qtbot.wait(100)
+    _assert_header_fits(window, f"minimum size {window.size().toTuple()}, {dock_name}")
 
 
 def _painted_label(picker: QWidget) -> tuple[str, QRect]:

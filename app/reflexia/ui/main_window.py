@@ -55,6 +55,10 @@ from reflexia.ui.role_dialog import RoleDialog
 from reflexia.ui.role_picker import RolePicker
 from reflexia.ui.settings_dialog import SettingsDialog
 from reflexia.ui.sidebar import ConversationSidebar
+from reflexia.ui.window_room import WindowRoom
+
+#: Room for the conversations, the sidebar and one of the right-hand docks (Documents is the widest).
+DEFAULT_SIZE = (1280, 800)
 
 
 class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWindow):
@@ -84,7 +88,6 @@ class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWin
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("Reflexia")
-        self.setMinimumSize(720, 520)
         self._inference = inference
         self._chat = chat
         self._library = library
@@ -110,6 +113,8 @@ class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWin
         title.setObjectName("appTitle")
         header_row.addWidget(title)
         header_row.addSpacing(12)
+        # The pickers are as wide as their longest items when there is room; narrowed, they elide
+        # their text, down to a minimum the window keeps (its own minimum width follows the header's).
         header_row.addWidget(self.picker)
         header_row.addSpacing(8)
         header_row.addWidget(self.role_picker)
@@ -172,6 +177,8 @@ class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWin
             status.addPermanentWidget(label)
 
         self._wire()
+        # The least width follows the docks open, so that the header's pickers never overlap.
+        self.room = WindowRoom(self, header)
         self.refresh_models()
         self._restore_geometry()
 
@@ -518,7 +525,7 @@ class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWin
     def _restore_geometry(self) -> None:
         geometry = self._state.value("main_window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1100, 740)
+            self.resize(*DEFAULT_SIZE)
         layout = self._state.value("main_window/layout")  # docks: shown or not, where, how wide
         if layout is not None:
             self.restoreState(layout)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtWidgets import QComboBox, QWidget
+from PySide6.QtWidgets import QWidget
 
 from reflexia.services.roles import RoleService
+from reflexia.ui.eliding_combo import ElidingComboBox
 
 _EDIT = "Edit roles…"
 
 
-class RolePicker(QComboBox):
+class RolePicker(ElidingComboBox):
     """Lists the roles; choosing one applies it from the next reply.
 
     Signals:
@@ -20,10 +21,10 @@ class RolePicker(QComboBox):
     edit_requested = Signal()
 
     def __init__(self, roles: RoleService, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, min_chars=13)  # "Code Assistant" stays whole
         self.setObjectName("rolePicker")
         self.setToolTip("Expert role: who the assistant is for the next replies")
-        self.setMinimumWidth(170)
+        self.setMaximumWidth(240)  # a long role name is elided
         self._roles = roles
         self._filling = False
         roles.roles_changed.connect(self.refresh)
@@ -42,6 +43,7 @@ class RolePicker(QComboBox):
         self.addItem(_EDIT)
         self._filling = False
         self._show_current()
+        self.updateGeometry()  # a longer or shorter name changes the room the header gives it
 
     @Slot()
     def _show_current(self) -> None:
