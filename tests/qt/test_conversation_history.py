@@ -281,3 +281,33 @@ def test_an_edit_of_an_earlier_message_can_be_undone_from_the_banner(
     assert [m.content for m in app.history.store.get_conversation(app.chat.conversation_id).messages][:6] == [
         s[1] for s in stored
     ]
+
+
+def test_a_conversation_saved_by_another_process_appears_when_the_window_is_used_again(
+    qtbot: QtBot, make_app
+) -> None:
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    from reflexia.core.history.store import HistoryStore
+    from reflexia.services.conversation_list import TITLE_ROLE
+
+    app = make_app()
+    history = app.history
+    assert history is not None and history.settle()
+    other = HistoryStore(history.path)  # as `reflexia chat --save` writes it, from its own process
+    try:
+        conversation = other.create_conversation(title="Saved from the terminal")
+        other.add_message(conversation, "user", "hello from the terminal")
+    finally:
+        other.close()
+    model = history.conversations
+
+    def titles() -> list[str]:
+        return [model.data(model.index(i, 0), TITLE_ROLE) for i in range(model.rowCount())]
+
+    assert "Saved from the terminal" not in titles()
+    window = app.window
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    QApplication.sendEvent(window, QEvent(QEvent.Type.ActivationChange))  # the user comes back to it
+    qtbot.waitUntil(lambda: "Saved from the terminal" in titles(), timeout=10_000)

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import QEvent, QSettings, Qt, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -531,6 +531,12 @@ class MainWindow(ConversationActions, DocumentActions, GovernorNotices, QMainWin
             self.restoreState(layout)
         for switch in self.dock_switches:
             switch.follow()
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt override)
+        """Coming back to the window lists the conversations again (`reflexia chat --save` may add one)."""
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self._history.relist()  # read on the history's thread; the list changes in place
+        super().changeEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt override)
         """Remember the window's geometry and layout."""
