@@ -89,10 +89,14 @@ def as_user_error(exc: BaseException, doing: str) -> ReflexiaError:
     """``exc`` as one line for the user, whatever was raised (a worker boundary's last word).
 
     Our own errors pass as they are; SQLite and disk failures say what they mean ("the disk is
-    full"); anything else is an :class:`UnexpectedError` naming what was being done.
+    full"); anything else is an :class:`UnexpectedError` naming what was being done. What was
+    not our own error is logged here, with its traceback, for the log file.
     """
     if isinstance(exc, ReflexiaError):
         return exc
+    import logging
+
+    logging.getLogger(__name__).warning("%s failed", doing, exc_info=exc)
     storage = _storage_problem(exc)
     if storage is not None:
         return UnexpectedError(f"{doing[:1].upper()}{doing[1:]} failed: {storage}")

@@ -16,20 +16,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from reflexia.core.config.settings import Settings
-from reflexia.core.errors import ReflexiaError, as_user_error
+from reflexia.core.errors import as_user_error
 from reflexia.core.rag.values import CollectionInfo, DocumentInfo, IndexProgress
 
 if TYPE_CHECKING:
     from reflexia.core.rag.index import DocumentIndex
 
 log = logging.getLogger(__name__)
-
-
-def _said(error: Exception, doing: str) -> str:
-    """One line for the window, whatever was raised (details of the unforeseen go to the log)."""
-    if not isinstance(error, ReflexiaError):
-        log.warning("documents: %s failed", doing, exc_info=error)
-    return str(as_user_error(error, doing))
 
 
 @dataclass(frozen=True)
@@ -111,7 +104,7 @@ class DocumentsWorker(QObject):
             collections = tuple(index.collections())
             documents = tuple(d for c in collections for d in index.documents(c.name))
         except Exception as error:
-            self.failed.emit(_said(error, "reading the document catalog"))
+            self.failed.emit(str(as_user_error(error, "reading the document catalog")))
             return
         self.view_changed.emit(DocumentsView(collections, documents))
 
@@ -138,7 +131,7 @@ class DocumentsWorker(QObject):
         try:
             unfinished = self._opened().unfinished()
         except Exception as error:
-            self.failed.emit(_said(error, "resuming the indexing cut short"))
+            self.failed.emit(str(as_user_error(error, "resuming the indexing cut short")))
             return
         by_collection: dict[str, list[Path]] = {}
         for collection, path in unfinished:
@@ -174,7 +167,7 @@ class DocumentsWorker(QObject):
             was_loaded = index.embedder.is_loaded
             hits = index.search(query, collection, k)
         except Exception as error:  # the chat waiting on this answer must hear back, whatever happened
-            self.search_failed.emit(ticket, _said(error, "searching your documents"))
+            self.search_failed.emit(ticket, str(as_user_error(error, "searching your documents")))
             return
         if not was_loaded:
             self.embedder_loaded.emit(True)
@@ -225,7 +218,7 @@ class DocumentsWorker(QObject):
                 index.remove(path=path, collection=run.collection)
             self._current = index.index_files(run.paths, run.collection, cancel=self.cancel, force=run.force)
         except Exception as error:
-            self.failed.emit(_said(error, "starting to index"))
+            self.failed.emit(str(as_user_error(error, "starting to index")))
             QTimer.singleShot(0, self._after_run)
             return
         if not index.embedder.is_loaded:
@@ -245,7 +238,7 @@ class DocumentsWorker(QObject):
             self._current = None
         except Exception as error:  # the run ends, said in one line; the next run and searches go on
             self._abandon_run()
-            self.failed.emit(_said(error, "indexing"))
+            self.failed.emit(str(as_user_error(error, "indexing")))
         else:
             self.progress.emit(progress)
             if progress.summary is not None:
@@ -279,7 +272,7 @@ class DocumentsWorker(QObject):
             try:
                 self._opened().remove(path=path, collection=collection)
             except Exception as error:
-                self.failed.emit(_said(error, "removing documents"))
+                self.failed.emit(str(as_user_error(error, "removing documents")))
         self.refresh()
 
     def _known_under(self, folder: Path, collection: str) -> list[DocumentInfo]:

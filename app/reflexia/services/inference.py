@@ -42,12 +42,6 @@ TOKEN_SIGNAL_INTERVAL_S = 1 / 60
 SHUTDOWN_WAIT_MS = 10_000  # a load is aborted between tensors; this only bounds a stuck driver
 
 
-def _as_user_error(exc: Exception, what: str) -> ReflexiaError:
-    if not isinstance(exc, ReflexiaError):
-        log.warning("unexpected error while %s", what, exc_info=exc)
-    return as_user_error(exc, what)
-
-
 def _provenance(request: GenerationRequest, model: ModelInfo | None) -> Provenance:
     """What made a reply to ``request``: read on the inference thread, where the model runs."""
     if model is None:
@@ -101,7 +95,7 @@ class InferenceWorker(QObject):
         except Exception as exc:
             log.warning("load of %s failed: %s", ref.label, exc)
             self._current = backend if backend.model is not None else None
-            self.load_failed.emit(request_id, _as_user_error(exc, "loading the model"), backend.model)
+            self.load_failed.emit(request_id, as_user_error(exc, "loading the model"), backend.model)
             return
         self._current = backend
         self.loaded.emit(request_id, info)
@@ -135,7 +129,7 @@ class InferenceWorker(QObject):
             result = replace(result, made_by=_provenance(request, model))
         except Exception as exc:
             log.warning("generation %d failed: %s", request_id, exc)
-            self.failed.emit(request_id, _as_user_error(exc, "generating"))
+            self.failed.emit(request_id, as_user_error(exc, "generating"))
             return
         if pending and not cancel.is_set():
             emit(request_id, "".join(pending))

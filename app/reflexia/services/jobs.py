@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
-from reflexia.core.errors import ReflexiaError, as_user_error
+from reflexia.core.errors import as_user_error
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,6 @@ class Job(QObject):
         try:
             value = self._function(*self._args)
         except Exception as exc:  # every job ends in returned or failed, whatever was raised
-            if not isinstance(exc, ReflexiaError):
-                log.warning("job %s failed", self.name, exc_info=exc)
             self.failed.emit(as_user_error(exc, self.name.lower()))
         else:
             self.returned.emit(value)
